@@ -1,0 +1,487 @@
+// Package pgserver starts real PostgreSQL servers for tests: initdb in a temporary directory, a
+// server on a loopback address and a free port, a superuser and a monitoring role with
+// pg_read_all_stats, and pgbench loads against it.
+//
+// When the test runs as root (CI does), initdb, pg_ctl and the server run as the postgres account,
+// because PostgreSQL refuses to run as root.
+package pgserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Default names of the roles and database every server gets.
+const (
+	Superuser   = "postgres"
+	MonitorRole = "likewise_monitor"
+	DefaultDB   = "postgres"
+)
+
+// ShutdownMode is pg_ctl's -m: how a stop or restart treats running sessions.
+type ShutdownMode string
+
+const (
+	// Fast disconnects sessions and shuts down cleanly (statistics are written to disk).
+	Fast ShutdownMode = "fast"
+	// Immediate kills the server without a clean shutdown, like a crash: on the next start the
+	// cumulative statistics are empty and crash recovery runs.
+	Immediate ShutdownMode = "immediate"
+)
+
+type options struct {
+	listenAddress  string
+	port           int
+	statStatements bool
+	settings       [][2]string
+}
+
+// Option configures Start.
+type Option func(*options)
+
+// WithListenAddress makes the server listen on addr, any 127.x.y.z address (default 127.0.0.1).
+func WithListenAddress(addr string) Option { return func(o *options) { o.listenAddress = addr } }
+
+// WithPort makes the server listen on port instead of a free one.
+func WithPort(port int) Option { return func(o *options) { o.port = port } }
+
+// WithStatStatements sets whether pg_stat_statements is in shared_preload_libraries (default true).
+func WithStatStatements(on bool) Option { return func(o *options) { o.statStatements = on } }
+
+// WithSetting adds a postgresql.conf setting; later settings win.
+func WithSetting(name, value string) Option {
+	return func(o *options) { o.settings = append(o.settings, [2]string{name, value}) }
+}
+
+// Server is one running PostgreSQL server owned by a test.
+type Server struct {
+	BinDir  string
+	Dir     string // temporary directory: data/, server.log, sockets
+	Host    string
+	Port    int
+	Version int // server_version_num of the binaries, e.g. 150018
+
+	StatStatements bool
+
+	superPassword   string
+	monitorPassword string
+	asPostgres      bool // run server programs via runuser -u postgres
+
+	mu      sync.Mutex
+	stopped bool
+}
+
+// StartT starts a server for t and stops and removes it when t ends. It fails t with a message
+// that names what is missing when it cannot start.
+func StartT(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, opts...)
+	if err != nil {
+		t.Fatalf("starting PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("PostgreSQL server log (%s):\n%s", s.Dir, s.LogTail(8000))
+		}
+		s.Close()
+	})
+	return s
+}
+
+// Start initialises and starts a server. Call Close when done.
+func Start(ctx context.Context, opts ...Option) (*Server, error) {
+	o := options{listenAddress: "127.0.0.1", statStatements: true}
+	for _, f := range opts {
+		f(&o)
+	}
+	ip := net.ParseIP(o.listenAddress)
+	if ip == nil || ip.To4() == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("listen address %q: must be an IPv4 loopback address (127.x.y.z)", o.listenAddress)
+	}
+	binDir, err := FindBinDir()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		BinDir:          binDir,
+		Host:            o.listenAddress,
+		StatStatements:  o.statStatements,
+		superPassword:   randomPassword(),
+		monitorPassword: randomPassword(),
+		asPostgres:      os.Geteuid() == 0,
+	}
+	if s.asPostgres {
+		if _, err := user.Lookup("postgres"); err != nil {
+			return nil, fmt.Errorf("running as root needs the postgres OS account to run initdb and the server: %v; %s", err, missingHint)
+		}
+	}
+	// Not t.TempDir: its parent is private to root, and the server runs as postgres.
+	s.Dir, err = os.MkdirTemp("", "pgserver-")
+	if err != nil {
+		return nil, fmt.Errorf("creating temporary directory: %w", err)
+	}
+	if err := s.chownToPostgres(s.Dir); err != nil {
+		s.removeDir()
+		return nil, err
+	}
+	if err := s.initdb(ctx, o); err != nil {
+		s.removeDir()
+		return nil, err
+	}
+	// A free port can be taken by someone else before the server binds it: try a few.
+	for attempt := 0; ; attempt++ {
+		port := o.port
+		if port == 0 {
+			if port, err = freePort(o.listenAddress); err != nil {
+				s.removeDir()
+				return nil, err
+			}
+		}
+		s.Port = port
+		if err = s.writeConfig(o); err != nil {
+			break
+		}
+		if err = s.pgCtl(ctx, "start", "-w", "-t", "90", "-l", s.logPath()); err == nil || o.port != 0 || attempt == 4 ||
+			!strings.Contains(s.LogTail(2000), "could not bind") {
+			break
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("starting server on %s:%d: %w\nserver log:\n%s", s.Host, s.Port, err, s.LogTail(4000))
+		s.Close()
+		return nil, err
+	}
+	if err := s.setupRoles(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if o.statStatements {
+		if _, err := s.Psql(ctx, DefaultDB, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Server) initdb(ctx context.Context, o options) error {
+	pwfile := filepath.Join(s.Dir, "pwfile")
+	if err := os.WriteFile(pwfile, []byte(s.superPassword+"\n"), 0o600); err != nil {
+		return fmt.Errorf("writing password file: %w", err)
+	}
+	if err := s.chownToPostgres(pwfile); err != nil {
+		return err
+	}
+	defer os.Remove(pwfile)
+	// Local (socket) connections trust, so psql setup needs no password; TCP needs one, as in
+	// production.
+	out, err := s.runServerProgram(ctx, filepath.Join(s.BinDir, "initdb"),
+		"-D", s.dataDir(), "-U", Superuser, "--pwfile", pwfile, "-E", "UTF8", "--locale=C",
+		"--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync")
+	if err != nil {
+		return fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+	version, err := exec.CommandContext(ctx, filepath.Join(s.BinDir, "postgres"), "--version").Output()
+	if err != nil {
+		return fmt.Errorf("postgres --version: %w", err)
+	}
+	s.Version = parseVersion(string(version))
+	return nil
+}
+
+// parseVersion turns "postgres (PostgreSQL) 15.18 (Debian ...)" into 150018.
+func parseVersion(out string) int {
+	f := strings.Fields(out)
+	if len(f) < 3 {
+		return 0
+	}
+	parts := strings.SplitN(f[2], ".", 3)
+	major, _ := strconv.Atoi(leadingDigits(parts[0]))
+	minor := 0
+	if len(parts) > 1 {
+		minor, _ = strconv.Atoi(leadingDigits(parts[1]))
+	}
+	return major*10000 + minor
+}
+
+func leadingDigits(s string) string {
+	for i, r := range s {
+		if r < '0' || r > '9' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+func (s *Server) writeConfig(o options) error {
+	settings := [][2]string{
+		{"listen_addresses", "'" + s.Host + "'"},
+		{"port", strconv.Itoa(s.Port)},
+		{"unix_socket_directories", "'" + s.Dir + "'"},
+		{"max_connections", "60"},
+		{"shared_buffers", "128MB"},
+		{"logging_collector", "off"},
+		{"log_min_messages", "warning"},
+		{"log_checkpoints", "off"},
+		// Tests share two cores with builds: keep background work small.
+		{"max_worker_processes", "4"},
+		{"max_parallel_workers_per_gather", "0"},
+	}
+	if o.statStatements {
+		settings = append(settings, [2]string{"shared_preload_libraries", "'pg_stat_statements'"})
+	}
+	settings = append(settings, o.settings...)
+	var b strings.Builder
+	b.WriteString("# written by likewise test/pgserver\n")
+	for _, kv := range settings {
+		fmt.Fprintf(&b, "%s = %s\n", kv[0], kv[1])
+	}
+	// A conf.d-style include keeps initdb's file intact; the last setting of a name wins.
+	path := filepath.Join(s.dataDir(), "likewise.conf")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	main := filepath.Join(s.dataDir(), "postgresql.conf")
+	conf, err := os.ReadFile(main)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", main, err)
+	}
+	if !bytes.Contains(conf, []byte("include 'likewise.conf'")) {
+		conf = append(conf, []byte("\ninclude 'likewise.conf'\n")...)
+		if err := os.WriteFile(main, conf, 0o600); err != nil {
+			return fmt.Errorf("writing %s: %w", main, err)
+		}
+	}
+	return s.chownToPostgres(path, main)
+}
+
+func (s *Server) setupRoles(ctx context.Context) error {
+	// Created as docs/classifier.md recommends: LOGIN, pg_read_all_stats, read-only by default,
+	// a statement timeout, CONNECT on the databases it monitors.
+	sql := fmt.Sprintf(`CREATE ROLE %[1]s LOGIN PASSWORD '%[2]s';
+GRANT pg_read_all_stats TO %[1]s;
+ALTER ROLE %[1]s SET statement_timeout = '5s';
+ALTER ROLE %[1]s SET default_transaction_read_only = on;
+GRANT CONNECT ON DATABASE %[3]s TO %[1]s;`, MonitorRole, s.monitorPassword, DefaultDB)
+	_, err := s.psqlSocket(ctx, DefaultDB, sql)
+	return err
+}
+
+// CreateDatabase creates database name, grants the monitoring role CONNECT on it, and creates
+// pg_stat_statements in it when the library is preloaded.
+func (s *Server) CreateDatabase(ctx context.Context, name string) error {
+	if _, err := s.Psql(ctx, DefaultDB, fmt.Sprintf("CREATE DATABASE %q", name)); err != nil {
+		return err
+	}
+	sql := fmt.Sprintf("GRANT CONNECT ON DATABASE %q TO %s;", name, MonitorRole)
+	if s.StatStatements {
+		sql += "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
+	}
+	_, err := s.Psql(ctx, name, sql)
+	return err
+}
+
+// DSN is a URL for user on database db over TCP, without TLS.
+func (s *Server) DSN(user, password, db string) string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(user, password),
+		Host:     net.JoinHostPort(s.Host, strconv.Itoa(s.Port)),
+		Path:     "/" + db,
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
+}
+
+// SuperuserDSN connects as the superuser postgres to db.
+func (s *Server) SuperuserDSN(db string) string { return s.DSN(Superuser, s.superPassword, db) }
+
+// MonitorDSN connects as the monitoring role (pg_read_all_stats, read-only) to db.
+func (s *Server) MonitorDSN(db string) string { return s.DSN(MonitorRole, s.monitorPassword, db) }
+
+// MonitorPassword is the monitoring role's password.
+func (s *Server) MonitorPassword() string { return s.monitorPassword }
+
+// SuperuserPassword is the superuser's password.
+func (s *Server) SuperuserPassword() string { return s.superPassword }
+
+// Psql runs sql in db as the superuser over TCP and returns psql's unaligned, tuples-only output.
+func (s *Server) Psql(ctx context.Context, db, sql string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(s.BinDir, "psql"), "-X", "-q", "-A", "-t",
+		"-v", "ON_ERROR_STOP=1", "-h", s.Host, "-p", strconv.Itoa(s.Port), "-U", Superuser, "-d", db, "-c", sql)
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+s.superPassword, "PGCONNECT_TIMEOUT=10")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("psql on %s: %w: %s (sql: %s)", db, err, strings.TrimSpace(stderr.String()), truncate(sql, 200))
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+// psqlSocket runs sql as the superuser over the Unix socket (trusted), before passwords matter.
+func (s *Server) psqlSocket(ctx context.Context, db, sql string) (string, error) {
+	out, err := s.runServerProgram(ctx, filepath.Join(s.BinDir, "psql"), "-X", "-q", "-A", "-t",
+		"-v", "ON_ERROR_STOP=1", "-h", s.Dir, "-p", strconv.Itoa(s.Port), "-U", Superuser, "-d", db, "-c", sql)
+	if err != nil {
+		return out, fmt.Errorf("psql on %s: %w: %s", db, err, strings.TrimSpace(out))
+	}
+	return strings.TrimSpace(out), nil
+}
+
+// Restart stops the server with mode and starts it again on the same address and port.
+func (s *Server) Restart(ctx context.Context, mode ShutdownMode) error {
+	if err := s.Stop(ctx, mode); err != nil {
+		return err
+	}
+	return s.StartAgain(ctx)
+}
+
+// Stop stops the server with mode.
+func (s *Server) Stop(ctx context.Context, mode ShutdownMode) error {
+	if mode != Fast && mode != Immediate {
+		return fmt.Errorf("shutdown mode %q: must be %q or %q", mode, Fast, Immediate)
+	}
+	if err := s.pgCtl(ctx, "stop", "-w", "-t", "60", "-m", string(mode)); err != nil {
+		return fmt.Errorf("stopping server (%s): %w", mode, err)
+	}
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	return nil
+}
+
+// StartAgain starts a stopped server.
+func (s *Server) StartAgain(ctx context.Context) error {
+	if err := s.pgCtl(ctx, "start", "-w", "-t", "90", "-l", s.logPath()); err != nil {
+		return fmt.Errorf("starting server again: %w\nserver log:\n%s", err, s.LogTail(4000))
+	}
+	s.mu.Lock()
+	s.stopped = false
+	s.mu.Unlock()
+	return nil
+}
+
+// Close stops the server at once and removes its directory.
+func (s *Server) Close() {
+	s.mu.Lock()
+	stopped := s.stopped
+	s.stopped = true
+	s.mu.Unlock()
+	if !stopped {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_ = s.pgCtl(ctx, "stop", "-w", "-t", "50", "-m", string(Immediate))
+		cancel()
+	}
+	s.removeDir()
+}
+
+// LogTail returns the last n bytes of the server log.
+func (s *Server) LogTail(n int) string {
+	b, err := os.ReadFile(s.logPath())
+	if err != nil {
+		return fmt.Sprintf("(no server log: %v)", err)
+	}
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+func (s *Server) dataDir() string { return filepath.Join(s.Dir, "data") }
+func (s *Server) logPath() string { return filepath.Join(s.Dir, "server.log") }
+
+func (s *Server) pgCtl(ctx context.Context, args ...string) error {
+	args = append([]string{"-D", s.dataDir()}, args...)
+	out, err := s.runServerProgram(ctx, filepath.Join(s.BinDir, "pg_ctl"), args...)
+	if err != nil {
+		return fmt.Errorf("pg_ctl %s: %w: %s", args[2], err, strings.TrimSpace(out))
+	}
+	return nil
+}
+
+// runServerProgram runs a program that refuses root as the postgres account when we are root.
+func (s *Server) runServerProgram(ctx context.Context, prog string, args ...string) (string, error) {
+	var cmd *exec.Cmd
+	if s.asPostgres {
+		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", "postgres", "--", prog}, args...)...)
+	} else {
+		cmd = exec.CommandContext(ctx, prog, args...)
+	}
+	cmd.Dir = s.Dir
+	// pg_ctl start leaves the server running with these descriptors: files, not pipes we wait on.
+	out, err := os.CreateTemp("", "pgserver-cmd-")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(out.Name())
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
+	err = cmd.Run()
+	b, _ := os.ReadFile(out.Name())
+	return string(b), err
+}
+
+func (s *Server) chownToPostgres(paths ...string) error {
+	if !s.asPostgres {
+		return nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return fmt.Errorf("looking up the postgres account: %w; %s", err, missingHint)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	for _, p := range paths {
+		if err := os.Chown(p, uid, gid); err != nil {
+			return fmt.Errorf("chown %s to postgres: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func (s *Server) removeDir() {
+	if s.Dir != "" {
+		_ = os.RemoveAll(s.Dir)
+	}
+}
+
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp4", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port on %s: %w", host, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func randomPassword() string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		// crypto/rand does not fail on Linux; a fixed fallback only weakens a test password.
+		return "likewise-test-password"
+	}
+	return hex.EncodeToString(b)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
