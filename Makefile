@@ -83,11 +83,15 @@ cluster-binaries: $(TOOLS_DIR)/etcd $(TOOLS_DIR)/kube-apiserver $(TOOLS_DIR)/kub
 $(TOOLS_DIR)/etcd: go.mod
 	hack/build-etcd.sh $(ETCD_VERSION) $(TOOLS_DIR)
 
+# No -trimpath for these test tools: it changes every package's build-cache key, so a tree whose
+# cache already holds k8s.io/kubernetes (from `go build`, `go test`, gopls) would compile it all again.
 $(TOOLS_DIR)/kube-apiserver: go.mod go.sum
-	$(GO) build -trimpath -ldflags '$(K8S_LDFLAGS)' -o $@ k8s.io/kubernetes/cmd/kube-apiserver
+	@mkdir -p $(@D)
+	$(GO) build -ldflags '$(K8S_LDFLAGS)' -o $@ k8s.io/kubernetes/cmd/kube-apiserver
 
 $(TOOLS_DIR)/kube-controller-manager: go.mod go.sum
-	$(GO) build -trimpath -ldflags '$(K8S_LDFLAGS)' -o $@ k8s.io/kubernetes/cmd/kube-controller-manager
+	@mkdir -p $(@D)
+	$(GO) build -ldflags '$(K8S_LDFLAGS)' -o $@ k8s.io/kubernetes/cmd/kube-controller-manager
 
 $(TOOLS_DIR)/kwok: Makefile
 	hack/build-kwok.sh $(KWOK_VERSION) $(TOOLS_DIR)
