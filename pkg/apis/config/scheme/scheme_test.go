@@ -1,0 +1,131 @@
+package scheme
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
+
+	"github.com/likewise-dev/likewise/pkg/apis/config"
+)
+
+const header = `apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+- schedulerName: likewise-scheduler
+  plugins:
+    multiPoint:
+      enabled:
+      - name: WorkloadTypeAffinity
+`
+
+func decode(t *testing.T, data string) (*schedconfig.KubeSchedulerConfiguration, error) {
+	t.Helper()
+	obj, _, err := Codecs.UniversalDecoder().Decode([]byte(data), nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	cfg, ok := obj.(*schedconfig.KubeSchedulerConfiguration)
+	if !ok {
+		t.Fatalf("decoded %T, want KubeSchedulerConfiguration", obj)
+	}
+	return cfg, nil
+}
+
+func argsOf(t *testing.T, cfg *schedconfig.KubeSchedulerConfiguration) *config.WorkloadTypeAffinityArgs {
+	t.Helper()
+	for _, pc := range cfg.Profiles[0].PluginConfig {
+		if pc.Name == "WorkloadTypeAffinity" {
+			args, ok := pc.Args.(*config.WorkloadTypeAffinityArgs)
+			if !ok {
+				t.Fatalf("args have type %T, want *config.WorkloadTypeAffinityArgs", pc.Args)
+			}
+			return args
+		}
+	}
+	t.Fatal("no pluginConfig for WorkloadTypeAffinity")
+	return nil
+}
+
+func TestDecodeWorkloadTypeAffinityArgs(t *testing.T) {
+	tests := []struct {
+		name    string
+		config  string
+		want    *config.WorkloadTypeAffinityArgs
+		wantErr string
+	}{
+		{
+			name:   "no pluginConfig gets the defaults",
+			config: header,
+			want: &config.WorkloadTypeAffinityArgs{
+				Mode:            config.ModePreferred,
+				Scores:          config.NodeClassScores{SameType: 100, Free: 50, Mixed: 20, OtherType: 0},
+				MajorityPercent: 51,
+			},
+		},
+		{
+			name: "partial args are defaulted field by field",
+			config: header + `  pluginConfig:
+  - name: WorkloadTypeAffinity
+    args:
+      mode: Required
+      scores:
+        free: 0
+`,
+			want: &config.WorkloadTypeAffinityArgs{
+				Mode:            config.ModeRequired,
+				Scores:          config.NodeClassScores{SameType: 100, Free: 0, Mixed: 20, OtherType: 0},
+				MajorityPercent: 51,
+			},
+		},
+		{
+			name: "unknown field",
+			config: header + `  pluginConfig:
+  - name: WorkloadTypeAffinity
+    args:
+      mode: Required
+      majority: 60
+`,
+			wantErr: `unknown field "majority"`,
+		},
+		{
+			name: "misspelt nested field",
+			config: header + `  pluginConfig:
+  - name: WorkloadTypeAffinity
+    args:
+      scores:
+        same: 90
+`,
+			wantErr: `unknown field "scores.same"`,
+		},
+		{
+			name: "wrong value type",
+			config: header + `  pluginConfig:
+  - name: WorkloadTypeAffinity
+    args:
+      majorityPercent: "sixty"
+`,
+			wantErr: `majorityPercent`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := decode(t, tt.config)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			got := argsOf(t, cfg)
+			got.TypeMeta = tt.want.TypeMeta
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("args (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}

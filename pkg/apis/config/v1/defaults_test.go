@@ -1,0 +1,47 @@
+package v1
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/utils/ptr"
+)
+
+func TestSetDefaultsWorkloadTypeAffinityArgs(t *testing.T) {
+	tests := []struct {
+		name string
+		in   *WorkloadTypeAffinityArgs
+		want *WorkloadTypeAffinityArgs
+	}{
+		{
+			name: "empty",
+			in:   &WorkloadTypeAffinityArgs{},
+			want: &WorkloadTypeAffinityArgs{
+				Mode:            ModePreferred,
+				Scores:          &NodeClassScores{SameType: ptr.To[int32](100), Free: ptr.To[int32](50), Mixed: ptr.To[int32](20), OtherType: ptr.To[int32](0)},
+				MajorityPercent: ptr.To[int32](51),
+			},
+		},
+		{
+			name: "set fields are kept, zero included",
+			in: &WorkloadTypeAffinityArgs{
+				Mode:            ModeRequired,
+				Scores:          &NodeClassScores{Free: ptr.To[int32](0), OtherType: ptr.To[int32](0)},
+				MajorityPercent: ptr.To[int32](100),
+			},
+			want: &WorkloadTypeAffinityArgs{
+				Mode:            ModeRequired,
+				Scores:          &NodeClassScores{SameType: ptr.To[int32](100), Free: ptr.To[int32](0), Mixed: ptr.To[int32](20), OtherType: ptr.To[int32](0)},
+				MajorityPercent: ptr.To[int32](100),
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			SetDefaults_WorkloadTypeAffinityArgs(tt.in)
+			if diff := cmp.Diff(tt.want, tt.in); diff != "" {
+				t.Errorf("defaulted args (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,69 @@
+package workloadtypeaffinity
+
+import (
+	"context"
+	"fmt"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/likewise-dev/likewise/pkg/apis/config"
+	"github.com/likewise-dev/likewise/pkg/workloadtype"
+)
+
+// preFilterState is the pod's type, computed once per cycle.
+type preFilterState struct {
+	podType workloadtype.Type
+}
+
+// Clone shares the state: it is never written after PreFilter.
+func (s *preFilterState) Clone() fwk.StateData { return s }
+
+// PreFilter skips the Filter phase unless the mode is Required and the pod is typed.
+func (pl *WorkloadTypeAffinity) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	if pl.mode != config.ModeRequired {
+		return nil, fwk.NewStatus(fwk.Skip)
+	}
+	t := pl.podType(ctx, pod, false)
+	if t == workloadtype.None {
+		return nil, fwk.NewStatus(fwk.Skip)
+	}
+	state.Write(preFilterStateKey, &preFilterState{podType: t})
+	return nil, nil
+}
+
+// PreFilterExtensions returns nil: Filter reads the NodeInfo it is given, so preemption's
+// what-if NodeInfos need no incremental updates.
+func (pl *WorkloadTypeAffinity) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
+
+// Filter rejects a node of the other type. A labelled node (a pool) cannot change by preempting
+// pods, so it is unresolvable; a node typed by its pods can.
+func (pl *WorkloadTypeAffinity) Filter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
+	s, err := getPreFilterState(state)
+	if err != nil {
+		return fwk.AsStatus(err)
+	}
+	n := pl.nodeType(nodeInfo)
+	if workloadtype.RelationOf(s.podType, n) != workloadtype.OtherType {
+		return nil
+	}
+	klog.FromContext(ctx).V(4).Info("Node has the other workload type", "pod", klog.KObj(pod), "node", klog.KObj(nodeInfo.Node()), "podType", s.podType, "nodeType", n)
+	code := fwk.Unschedulable
+	if label, _ := workloadtype.OfNodeLabel(nodeInfo.Node()); label != workloadtype.None {
+		code = fwk.UnschedulableAndUnresolvable
+	}
+	return fwk.NewStatus(code, pl.reasons[n])
+}
+
+func getPreFilterState(state fwk.CycleState) (*preFilterState, error) {
+	c, err := state.Read(preFilterStateKey)
+	if err != nil {
+		return nil, fmt.Errorf("reading %q from cycle state: %w", preFilterStateKey, err)
+	}
+	s, ok := c.(*preFilterState)
+	if !ok {
+		return nil, fmt.Errorf("%q in cycle state has type %T", preFilterStateKey, c)
+	}
+	return s, nil
+}

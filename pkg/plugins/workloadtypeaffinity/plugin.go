@@ -1,0 +1,129 @@
+// Package workloadtypeaffinity implements WorkloadTypeAffinity, a scheduler plugin that keeps each
+// node to one database workload type: a typed database pod (OLTP or OLAP) prefers nodes of its own
+// type, then free nodes, then mixed ones, and avoids nodes of the other type (or, in Required mode,
+// never lands on them). Untyped pods are skipped and cost nothing.
+package workloadtypeaffinity
+
+import (
+	"context"
+	"fmt"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/likewise-dev/likewise/pkg/apis"
+	"github.com/likewise-dev/likewise/pkg/apis/config"
+	"github.com/likewise-dev/likewise/pkg/apis/config/validation"
+	"github.com/likewise-dev/likewise/pkg/workloadtype"
+)
+
+const (
+	// Name is the plugin's name in the registry and in KubeSchedulerConfiguration.
+	Name = "WorkloadTypeAffinity"
+
+	preFilterStateKey = "PreFilter" + Name
+	preScoreStateKey  = "PreScore" + Name
+
+	// ErrReasonOtherType is the Filter reason (Required mode); the scheduler prefixes it with the
+	// number of nodes, and the %s is the node's type.
+	ErrReasonOtherType = "node(s) had the other database workload type (%s)"
+
+	// signFragmentKey names the part of a pod's signature this plugin depends on.
+	signFragmentKey = "v1.Pod.Labels[" + apis.LabelWorkloadType + "]"
+
+	// reasonInvalidType is the Event reason when a pod's workload-type label is not a known value.
+	reasonInvalidType = "InvalidWorkloadType"
+)
+
+// WorkloadTypeAffinity is the plugin. Everything on it is immutable after New.
+type WorkloadTypeAffinity struct {
+	handle          fwk.Handle
+	mode            config.WorkloadTypeAffinityMode
+	majorityPercent int32
+	scores          [workloadtype.NumRelations]int64
+	// reasons holds the prebuilt Filter reason per node type, so Filter does not format strings.
+	reasons [workloadtype.NodeMixed + 1]string
+}
+
+var _ fwk.PreFilterPlugin = &WorkloadTypeAffinity{}
+var _ fwk.FilterPlugin = &WorkloadTypeAffinity{}
+var _ fwk.PreScorePlugin = &WorkloadTypeAffinity{}
+var _ fwk.ScorePlugin = &WorkloadTypeAffinity{}
+var _ fwk.EnqueueExtensions = &WorkloadTypeAffinity{}
+var _ fwk.SignPlugin = &WorkloadTypeAffinity{}
+
+// New builds the plugin from its (defaulted) args and validates them: a bad value makes the
+// scheduler refuse to start, with the field's path in the profile.
+func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+	args, ok := obj.(*config.WorkloadTypeAffinityArgs)
+	if !ok {
+		return nil, fmt.Errorf("%s: want args of type WorkloadTypeAffinityArgs, got %T", Name, obj)
+	}
+	path := field.NewPath("profiles").Key(h.ProfileName()).Child("pluginConfig").Key(Name).Child("args")
+	if err := validation.ValidateWorkloadTypeAffinityArgs(path, args); err != nil {
+		return nil, err
+	}
+	pl := &WorkloadTypeAffinity{
+		handle:          h,
+		mode:            args.Mode,
+		majorityPercent: args.MajorityPercent,
+	}
+	pl.scores[workloadtype.SameType] = int64(args.Scores.SameType)
+	pl.scores[workloadtype.Free] = int64(args.Scores.Free)
+	pl.scores[workloadtype.Mixed] = int64(args.Scores.Mixed)
+	pl.scores[workloadtype.OtherType] = int64(args.Scores.OtherType)
+	for _, n := range []workloadtype.NodeType{workloadtype.NodeOLTP, workloadtype.NodeOLAP} {
+		pl.reasons[n] = fmt.Sprintf(ErrReasonOtherType, n)
+	}
+	return pl, nil
+}
+
+// Name returns the plugin's name.
+func (pl *WorkloadTypeAffinity) Name() string { return Name }
+
+// podType returns the pod's type; an invalid label value is reported on the pod (an Event) and the
+// pod is scheduled as untyped rather than blocked.
+func (pl *WorkloadTypeAffinity) podType(ctx context.Context, pod *v1.Pod, report bool) workloadtype.Type {
+	t, err := workloadtype.OfPod(pod)
+	if err != nil {
+		klog.FromContext(ctx).V(2).Info("Ignoring invalid workload type; scheduling the pod as untyped", "pod", klog.KObj(pod), "err", err)
+		if report && pl.handle.EventRecorder() != nil {
+			pl.handle.EventRecorder().Eventf(pod, nil, v1.EventTypeWarning, reasonInvalidType, "Scheduling",
+				"%v; scheduling the pod as untyped", err)
+		}
+	}
+	return t
+}
+
+// nodeType classifies a node from its label and the pods in nodeInfo. It reads only nodeInfo, so
+// it is right for the snapshot and for the what-if NodeInfos of preemption alike.
+func (pl *WorkloadTypeAffinity) nodeType(nodeInfo fwk.NodeInfo) workloadtype.NodeType {
+	label, err := workloadtype.OfNodeLabel(nodeInfo.Node())
+	if err != nil {
+		// An invalid pool label is ignored; the node is typed by its pods instead.
+		label = workloadtype.None
+	}
+	if label != workloadtype.None {
+		return workloadtype.ClassifyNode(label, workloadtype.Counts{}, pl.majorityPercent)
+	}
+	var c workloadtype.Counts
+	for _, p := range nodeInfo.GetPods() {
+		c.Add(workloadtype.Resident(p.GetPod()))
+	}
+	return workloadtype.ClassifyNode(workloadtype.None, c, pl.majorityPercent)
+}
+
+// SignPod makes typed pods batchable by their type: the score of a node depends only on the pod's
+// type and on that node, so results for one pod hold for the next pod of the same type on every
+// node but the one just chosen (which opportunistic batching re-checks anyway). Untyped pods add
+// nothing to the signature.
+func (pl *WorkloadTypeAffinity) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
+	t, err := workloadtype.OfPod(pod)
+	if err != nil || t == workloadtype.None {
+		return nil, nil
+	}
+	return []fwk.SignFragment{{Key: signFragmentKey, Value: t.String()}}, nil
+}

@@ -1,0 +1,394 @@
+package workloadtypeaffinity
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2/ktesting"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+
+	"github.com/likewise-dev/likewise/pkg/apis"
+	"github.com/likewise-dev/likewise/pkg/apis/config"
+)
+
+// defaultArgs are the v1 defaults, as the scheduler hands them to New.
+func defaultArgs() config.WorkloadTypeAffinityArgs {
+	return config.WorkloadTypeAffinityArgs{
+		Mode:            config.ModePreferred,
+		Scores:          config.NodeClassScores{SameType: 100, Free: 50, Mixed: 20, OtherType: 0},
+		MajorityPercent: 51,
+	}
+}
+
+func requiredArgs() config.WorkloadTypeAffinityArgs {
+	a := defaultArgs()
+	a.Mode = config.ModeRequired
+	return a
+}
+
+func dbPod(name, typ, node string) *v1.Pod {
+	w := st.MakePod().Namespace("db").Name(name).UID(name).Node(node)
+	if typ != "" {
+		w = w.Label(apis.LabelWorkloadType, typ)
+	}
+	return w.Obj()
+}
+
+func node(name, label string) *v1.Node {
+	w := st.MakeNode().Name(name)
+	if label != "" {
+		w = w.Label(apis.LabelWorkloadType, label)
+	}
+	return w.Obj()
+}
+
+type fixture struct {
+	pl        *WorkloadTypeAffinity
+	nodeInfos []fwk.NodeInfo
+	recorder  *events.FakeRecorder
+}
+
+func newFixture(ctx context.Context, t testing.TB, args config.WorkloadTypeAffinityArgs, nodes []*v1.Node, pods []*v1.Pod) fixture {
+	t.Helper()
+	snapshot := cache.NewSnapshot(pods, nodes)
+	recorder := events.NewFakeRecorder(100)
+	fh, err := runtime.NewFramework(ctx, nil, nil,
+		runtime.WithSnapshotSharedLister(snapshot),
+		runtime.WithEventRecorder(recorder))
+	if err != nil {
+		t.Fatalf("creating framework: %v", err)
+	}
+	p, err := New(ctx, &args, fh)
+	if err != nil {
+		t.Fatalf("creating plugin: %v", err)
+	}
+	nodeInfos, err := snapshot.NodeInfos().List()
+	if err != nil {
+		t.Fatalf("listing node infos: %v", err)
+	}
+	return fixture{pl: p.(*WorkloadTypeAffinity), nodeInfos: nodeInfos, recorder: recorder}
+}
+
+// score runs PreScore, then Score on every node, as the framework does (there is no NormalizeScore),
+// and returns the scores by node name.
+func (f fixture) score(ctx context.Context, t testing.TB, pod *v1.Pod) (map[string]int64, *fwk.Status) {
+	t.Helper()
+	state := framework.NewCycleState()
+	if s := f.pl.PreScore(ctx, state, pod, f.nodeInfos); !s.IsSuccess() {
+		return nil, s
+	}
+	got := map[string]int64{}
+	for _, ni := range f.nodeInfos {
+		score, s := f.pl.Score(ctx, state, pod, ni)
+		if !s.IsSuccess() {
+			t.Fatalf("Score(%s): %v", ni.Node().Name, s)
+		}
+		got[ni.Node().Name] = score
+	}
+	if f.pl.ScoreExtensions() != nil {
+		t.Fatal("ScoreExtensions is not nil: the test must run NormalizeScore too")
+	}
+	return got, nil
+}
+
+func TestScore(t *testing.T) {
+	// Four nodes, one of each class for an OLTP pod, plus a pool.
+	nodes := []*v1.Node{node("oltp-node", ""), node("free-node", ""), node("mixed-node", ""), node("olap-node", ""), node("olap-pool", "olap")}
+	residents := []*v1.Pod{
+		dbPod("t1", "oltp", "oltp-node"), dbPod("t2", "oltp", "oltp-node"), dbPod("a0", "olap", "oltp-node"),
+		dbPod("web", "", "free-node"),
+		dbPod("t3", "oltp", "mixed-node"), dbPod("a1", "olap", "mixed-node"),
+		dbPod("a2", "olap", "olap-node"),
+		dbPod("t4", "oltp", "olap-pool"), dbPod("t5", "oltp", "olap-pool"),
+	}
+	custom := defaultArgs()
+	custom.Scores = config.NodeClassScores{SameType: 90, Free: 90, Mixed: 10, OtherType: 5}
+	strictMajority := defaultArgs()
+	strictMajority.MajorityPercent = 100
+
+	tests := []struct {
+		name       string
+		args       config.WorkloadTypeAffinityArgs
+		pod        *v1.Pod
+		want       map[string]int64
+		wantStatus *fwk.Status
+	}{
+		{
+			name: "oltp pod",
+			args: defaultArgs(),
+			pod:  dbPod("new", "oltp", ""),
+			want: map[string]int64{"oltp-node": 100, "free-node": 50, "mixed-node": 20, "olap-node": 0, "olap-pool": 0},
+		},
+		{
+			name: "olap pod",
+			args: defaultArgs(),
+			pod:  dbPod("new", "olap", ""),
+			want: map[string]int64{"oltp-node": 0, "free-node": 50, "mixed-node": 20, "olap-node": 100, "olap-pool": 100},
+		},
+		{
+			name: "custom scores",
+			args: custom,
+			pod:  dbPod("new", "olap", ""),
+			want: map[string]int64{"oltp-node": 5, "free-node": 90, "mixed-node": 10, "olap-node": 90, "olap-pool": 90},
+		},
+		{
+			name: "majority 100 makes 2:1 mixed",
+			args: strictMajority,
+			pod:  dbPod("new", "oltp", ""),
+			want: map[string]int64{"oltp-node": 20, "free-node": 50, "mixed-node": 20, "olap-node": 0, "olap-pool": 0},
+		},
+		{
+			name:       "untyped pod is skipped",
+			args:       defaultArgs(),
+			pod:        dbPod("new", "", ""),
+			wantStatus: fwk.NewStatus(fwk.Skip),
+		},
+		{
+			name:       "invalid type is skipped",
+			args:       defaultArgs(),
+			pod:        dbPod("new", "OLTP", ""),
+			wantStatus: fwk.NewStatus(fwk.Skip),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ctx := ktesting.NewTestContext(t)
+			f := newFixture(ctx, t, tt.args, nodes, residents)
+			got, status := f.score(ctx, t, tt.pod)
+			if diff := cmp.Diff(tt.wantStatus, status); diff != "" {
+				t.Errorf("PreScore status (-want,+got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("scores (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestScoreIgnoresLeavingPods(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	leaving := st.MakePod().Namespace("db").Name("leaving").UID("leaving").Node("n").Label(apis.LabelWorkloadType, "olap").Terminating().Obj()
+	f := newFixture(ctx, t, defaultArgs(), []*v1.Node{node("n", "")}, []*v1.Pod{leaving})
+	got, status := f.score(ctx, t, dbPod("new", "oltp", ""))
+	if !status.IsSuccess() {
+		t.Fatalf("PreScore: %v", status)
+	}
+	want := map[string]int64{"n": 50}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("a terminating pod of the other type must not make the node its type (-want,+got):\n%s", diff)
+	}
+}
+
+func TestInvalidTypeIsReported(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	f := newFixture(ctx, t, defaultArgs(), []*v1.Node{node("n", "")}, nil)
+	if _, status := f.score(ctx, t, dbPod("typo", "OLAP", "")); status.Code() != fwk.Skip {
+		t.Fatalf("PreScore status = %v, want Skip", status)
+	}
+	select {
+	case e := <-f.recorder.Events:
+		want := `Warning InvalidWorkloadType label likewise.dev/workload-type="OLAP": supported values: "oltp", "olap"; scheduling the pod as untyped`
+		if e != want {
+			t.Errorf("event = %q, want %q", e, want)
+		}
+	default:
+		t.Error("no event recorded for an invalid workload type")
+	}
+}
+
+func TestFilter(t *testing.T) {
+	nodes := []*v1.Node{node("oltp-node", ""), node("olap-node", ""), node("mixed-node", ""), node("empty", ""), node("olap-pool", "olap"), node("bad-label", "analytics")}
+	residents := []*v1.Pod{
+		dbPod("t1", "oltp", "oltp-node"),
+		dbPod("a1", "olap", "olap-node"), dbPod("a2", "olap", "olap-node"), dbPod("t2", "oltp", "olap-node"),
+		dbPod("t3", "oltp", "mixed-node"), dbPod("a3", "olap", "mixed-node"),
+		dbPod("a4", "olap", "bad-label"),
+	}
+	tests := []struct {
+		name          string
+		args          config.WorkloadTypeAffinityArgs
+		pod           *v1.Pod
+		wantPreFilter *fwk.Status
+		want          map[string]*fwk.Status
+	}{
+		{
+			name: "required oltp pod",
+			args: requiredArgs(),
+			pod:  dbPod("new", "oltp", ""),
+			want: map[string]*fwk.Status{
+				"olap-node": fwk.NewStatus(fwk.Unschedulable, "node(s) had the other database workload type (olap)"),
+				"olap-pool": fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node(s) had the other database workload type (olap)"),
+				"bad-label": fwk.NewStatus(fwk.Unschedulable, "node(s) had the other database workload type (olap)"),
+			},
+		},
+		{
+			name: "required olap pod",
+			args: requiredArgs(),
+			pod:  dbPod("new", "olap", ""),
+			want: map[string]*fwk.Status{
+				"oltp-node": fwk.NewStatus(fwk.Unschedulable, "node(s) had the other database workload type (oltp)"),
+			},
+		},
+		{
+			name:          "preferred mode never filters",
+			args:          defaultArgs(),
+			pod:           dbPod("new", "oltp", ""),
+			wantPreFilter: fwk.NewStatus(fwk.Skip),
+		},
+		{
+			name:          "untyped pod is skipped",
+			args:          requiredArgs(),
+			pod:           dbPod("new", "", ""),
+			wantPreFilter: fwk.NewStatus(fwk.Skip),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ctx := ktesting.NewTestContext(t)
+			f := newFixture(ctx, t, tt.args, nodes, residents)
+			state := framework.NewCycleState()
+			_, s := f.pl.PreFilter(ctx, state, tt.pod, f.nodeInfos)
+			if diff := cmp.Diff(tt.wantPreFilter, s); diff != "" {
+				t.Fatalf("PreFilter status (-want,+got):\n%s", diff)
+			}
+			if !s.IsSuccess() {
+				return
+			}
+			got := map[string]*fwk.Status{}
+			for _, ni := range f.nodeInfos {
+				if s := f.pl.Filter(ctx, state, tt.pod, ni); !s.IsSuccess() {
+					got[ni.Node().Name] = s
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("rejected nodes (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestNewRejectsBadArgs(t *testing.T) {
+	bad := defaultArgs()
+	bad.Mode = "Strict"
+	bad.MajorityPercent = 50
+	bad.Scores.Mixed = 70
+	_, ctx := ktesting.NewTestContext(t)
+	fh, err := runtime.NewFramework(ctx, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(ctx, &bad, fh)
+	if err == nil {
+		t.Fatal("New accepted invalid args")
+	}
+	for _, want := range []string{
+		`args.mode: Unsupported value: "Strict": supported values: "Preferred", "Required"`,
+		`args.scores.mixed: Invalid value: 70: must not exceed free`,
+		`args.majorityPercent: Invalid value: 50: must be between 51 and 100`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	if _, err := New(ctx, &v1.Pod{}, fh); err == nil || !strings.Contains(err.Error(), "want args of type WorkloadTypeAffinityArgs, got *v1.Pod") {
+		t.Errorf("New with the wrong args type: err = %v", err)
+	}
+}
+
+func TestSignPod(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	f := newFixture(ctx, t, defaultArgs(), nil, nil)
+	tests := []struct {
+		pod  *v1.Pod
+		want []fwk.SignFragment
+	}{
+		{pod: dbPod("untyped", "", ""), want: nil},
+		{pod: dbPod("invalid", "x", ""), want: nil},
+		{pod: dbPod("oltp", "oltp", ""), want: []fwk.SignFragment{{Key: "v1.Pod.Labels[likewise.dev/workload-type]", Value: "oltp"}}},
+		{pod: dbPod("olap", "olap", ""), want: []fwk.SignFragment{{Key: "v1.Pod.Labels[likewise.dev/workload-type]", Value: "olap"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pod.Name, func(t *testing.T) {
+			got, s := f.pl.SignPod(ctx, tt.pod)
+			if !s.IsSuccess() {
+				t.Fatalf("SignPod status: %v", s)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("fragments (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// BenchmarkScore measures one scheduling cycle's scoring for a typed pod: PreScore over every
+// node, then Score on each.
+func BenchmarkScore(b *testing.B) {
+	for _, bc := range []struct{ nodes, podsPerNode int }{{100, 10}, {1000, 10}, {5000, 20}} {
+		for _, scenario := range []string{"separated", "mixed"} {
+			name := fmt.Sprintf("%dnodes/%dpods/%s", bc.nodes, bc.nodes*bc.podsPerNode, scenario)
+			b.Run(name, func(b *testing.B) {
+				_, ctx := ktesting.NewTestContext(b)
+				var nodes []*v1.Node
+				var pods []*v1.Pod
+				for i := range bc.nodes {
+					n := fmt.Sprintf("node-%d", i)
+					nodes = append(nodes, node(n, ""))
+					for j := range bc.podsPerNode {
+						typ := "oltp"
+						if (scenario == "separated" && i%2 == 1) || (scenario == "mixed" && j%2 == 1) {
+							typ = "olap"
+						}
+						if j%3 == 2 {
+							typ = "" // some untyped neighbours
+						}
+						pods = append(pods, dbPod(fmt.Sprintf("p-%d-%d", i, j), typ, n))
+					}
+				}
+				f := newFixture(ctx, b, defaultArgs(), nodes, pods)
+				pod := dbPod("new", "oltp", "")
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					state := framework.NewCycleState()
+					if s := f.pl.PreScore(ctx, state, pod, f.nodeInfos); !s.IsSuccess() {
+						b.Fatalf("PreScore: %v", s)
+					}
+					for _, ni := range f.nodeInfos {
+						if _, s := f.pl.Score(ctx, state, pod, ni); !s.IsSuccess() {
+							b.Fatalf("Score: %v", s)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestScoreDoesNotAllocate holds Score to its contract: O(1) and no allocation per node.
+func TestScoreDoesNotAllocate(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	f := newFixture(ctx, t, defaultArgs(), []*v1.Node{node("a", ""), node("b", "")}, []*v1.Pod{dbPod("t", "oltp", "a")})
+	pod := dbPod("new", "oltp", "")
+	state := framework.NewCycleState()
+	if s := f.pl.PreScore(ctx, state, pod, f.nodeInfos); !s.IsSuccess() {
+		t.Fatalf("PreScore: %v", s)
+	}
+	ni := f.nodeInfos[0]
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, s := f.pl.Score(ctx, state, pod, ni); !s.IsSuccess() {
+			t.Fatalf("Score: %v", s)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Score allocates %v times per call, want 0", allocs)
+	}
+}
