@@ -17,5 +17,9 @@ import (
 func main() {
 	cmd := app.NewSchedulerCommand(plugins.RegistryOptions()...)
 	cmd.Use = "likewise-scheduler"
+	cmd.Long = `likewise-scheduler is kube-scheduler with every in-tree plugin plus likewise's own:
+WorkloadTypeAffinity keeps OLTP and OLAP database pods on nodes of their own type.
+Run it in place of kube-scheduler, or beside it as a second scheduler that pods opt into
+with spec.schedulerName. Configure it with a KubeSchedulerConfiguration (--config).`
 	os.Exit(cli.Run(cmd))
 }
