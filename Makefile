@@ -47,12 +47,25 @@ help: ## Show this help.
 
 ##@ Build
 
+# Extra flags for go build (the image build adds -trimpath). Local builds share the build cache
+# with `go test`, which is what keeps a warm `make test` fast.
+GO_BUILD_FLAGS ?=
+
 .PHONY: build
-build: $(BIN_DIR)/likewise-scheduler ## Build bin/likewise-scheduler.
+build: $(BIN_DIR)/likewise-scheduler $(BIN_DIR)/likewise ## Build bin/likewise-scheduler and bin/likewise.
 
 .PHONY: $(BIN_DIR)/likewise-scheduler
 $(BIN_DIR)/likewise-scheduler:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/scheduler
+	$(GO) build $(GO_BUILD_FLAGS) -ldflags '$(LDFLAGS)' -o $@ ./cmd/scheduler
+
+.PHONY: $(BIN_DIR)/likewise
+$(BIN_DIR)/likewise:
+	$(GO) build $(GO_BUILD_FLAGS) -ldflags '$(subst verflag.programName=likewise-scheduler,verflag.programName=likewise,$(LDFLAGS))' -o $@ ./cmd/likewise
+
+.PHONY: image
+image: ## Build the container images likewise-scheduler:dev and likewise:dev (needs docker).
+	docker build -f hack/Dockerfile --build-arg VERSION=$(VERSION) --target scheduler -t likewise-scheduler:dev .
+	docker build -f hack/Dockerfile --build-arg VERSION=$(VERSION) --target likewise -t likewise:dev .
 
 .PHONY: generate
 generate: ## Regenerate deepcopy, conversion and defaulting code for the plugin args.
@@ -95,6 +108,14 @@ $(TOOLS_DIR)/kube-controller-manager: go.mod go.sum
 
 $(TOOLS_DIR)/kwok: Makefile
 	hack/build-kwok.sh $(KWOK_VERSION) $(TOOLS_DIR)
+
+.PHONY: local-up
+local-up: cluster-binaries ## Start (or reuse) a detached local cluster with NODES KWOK nodes; kubeconfig in _output/local/kubeconfig.
+	$(GO) run ./hack/localcluster up -dir $(LOCAL_DIR) -tools $(TOOLS_DIR) -nodes $(NODES)
+
+.PHONY: local-down
+local-down: ## Stop the local cluster and remove _output/local (nothing to do if none runs).
+	$(GO) run ./hack/localcluster down -dir $(LOCAL_DIR)
 
 ##@ Cleanup
 

@@ -30,3 +30,12 @@ const (
 	// escaped form and is the fallback.
 	AnnotationHubUsername = "hub.jupyter.org/username"
 )
+
+// KWOK conventions, used by the local test cluster (test/localcluster). These are KWOK's keys.
+const (
+	// AnnotationKWOKNode marks a node that KWOK simulates. The local cluster's KWOK manages
+	// exactly the nodes whose annotation has the value KWOKNodeFake, and their pods.
+	AnnotationKWOKNode = "kwok.x-k8s.io/node"
+	// KWOKNodeFake is the value of AnnotationKWOKNode on simulated nodes.
+	KWOKNodeFake = "fake"
+)
