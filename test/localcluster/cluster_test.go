@@ -1,14 +1,17 @@
 package localcluster
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -41,6 +44,9 @@ var stayReadyFor = flag.Duration("stay-ready-for", 150*time.Second, "how long Te
 var shared *Cluster
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(envOrphanHelper); dir != "" {
+		os.Exit(orphanHelper(dir))
+	}
 	Main(m, Options{Nodes: 2}, func(c *Cluster) error {
 		shared = c
 		return nil
@@ -570,6 +576,55 @@ func TestLifecycle(t *testing.T) {
 	})
 }
 
+// envOrphanHelper makes the test binary start a cluster in the directory it names, say
+// "ready" and wait to be killed (see TestOwnerDies).
+const envOrphanHelper = "LOCALCLUSTER_ORPHAN_HELPER_DIR"
+
+func orphanHelper(dir string) int {
+	if _, err := Start(context.Background(), Options{StateDir: dir}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("ready")
+	select {}
+}
+
+// TestOwnerDies kills (SIGKILL, no cleanup) a process that started a cluster: the cluster's
+// processes must die with it.
+func TestOwnerDies(t *testing.T) {
+	t.Parallel()
+	_, ctx := ktesting.NewTestContext(t)
+	dir := filepath.Join(t.TempDir(), "state")
+	owner := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	owner.Env = append(os.Environ(), envOrphanHelper+"="+dir)
+	owner.Stderr = os.Stderr
+	stdout, err := owner.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		owner.Process.Kill()
+		owner.Wait()
+		t.Fatalf("the owner process said %q (%v), want ready", line, err)
+	}
+	st, err := loadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Procs) != 4 {
+		t.Errorf("the owner's cluster records %d processes, want 4", len(st.Procs))
+	}
+	if err := owner.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = owner.Wait()
+	assertGone(ctx, t, st.Procs)
+}
+
 func TestStartRefuses(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	foreign := t.TempDir()
@@ -717,16 +772,43 @@ func deleteNamespace(t *testing.T, name string) {
 	}
 }
 
-// assertGone checks that no process of procs, nor any process in their groups, is left.
-// Processes signalled by another path are reaped by their parent soon after, hence the poll.
+// assertGone checks that no process of procs, nor any process in their groups, still runs.
+// A zombie counts as gone: whether it is reaped soon depends on its parent (init, for the
+// processes of a dead owner), not on us. The poll leaves time for SIGKILL to take effect.
 func assertGone(ctx context.Context, t *testing.T, procs []*process) {
 	t.Helper()
 	for _, p := range procs {
+		var running []int
 		err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-			return errors.Is(syscall.Kill(-p.PID, 0), syscall.ESRCH), nil
+			running = runningInGroup(t, p.PID)
+			return len(running) == 0, nil
 		})
 		if err != nil {
-			t.Errorf("%s (pid %d) or a process of its group is still there", p.Name, p.PID)
+			t.Errorf("%s (pid %d): processes %v of its group still run", p.Name, p.PID, running)
 		}
 	}
+}
+
+// runningInGroup lists the pids of the processes of process group pgid that are not zombies.
+func runningInGroup(t *testing.T, pgid int) []int {
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, path := range stats {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// After the parenthesised command name: state ppid pgrp ...
+		i := strings.LastIndexByte(string(data), ')')
+		fields := strings.Fields(string(data[i+1:]))
+		if len(fields) < 3 || fields[0] == "Z" || fields[2] != strconv.Itoa(pgid) {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(path)))
+		pids = append(pids, pid)
+	}
+	return pids
 }

@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -61,7 +63,7 @@ func startProcess(name, binary string, args, env []string, logPath string, detac
 	} else {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	}
-	if err := cmd.Start(); err != nil {
+	if err := spawn(cmd); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	p := &process{Name: name, PID: cmd.Process.Pid, Log: logPath, done: make(chan struct{})}
@@ -76,6 +78,34 @@ func startProcess(name, binary string, args, env []string, logPath string, detac
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// spawnRequests are served by one goroutine locked to its OS thread for good. Pdeathsig fires
+// when the *thread* that forked the child exits, and the Go runtime does end threads (those of
+// goroutines that exit while locked to them); forking only from a thread that never ends makes
+// the signal mean "the Go process died".
+var (
+	spawnOnce     sync.Once
+	spawnRequests = make(chan spawnRequest)
+)
+
+type spawnRequest struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func spawn(cmd *exec.Cmd) error {
+	spawnOnce.Do(func() {
+		go func() {
+			runtime.LockOSThread() // never unlocked: the goroutine and its thread live on
+			for req := range spawnRequests {
+				req.done <- req.cmd.Start()
+			}
+		}()
+	})
+	done := make(chan error, 1)
+	spawnRequests <- spawnRequest{cmd: cmd, done: done}
+	return <-done
 }
 
 // exited reports whether a process this Go process started has exited.
