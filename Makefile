@@ -91,7 +91,7 @@ test-integration: cluster-binaries ## Integration tests against a real etcd + ku
 ##@ Local cluster (real etcd, kube-apiserver, kube-controller-manager; KWOK as kubelets)
 
 .PHONY: cluster-binaries
-cluster-binaries: $(TOOLS_DIR)/etcd $(TOOLS_DIR)/kube-apiserver $(TOOLS_DIR)/kube-controller-manager $(TOOLS_DIR)/kwok ## Build the control plane and KWOK at the pinned versions.
+cluster-binaries: $(TOOLS_DIR)/etcd $(TOOLS_DIR)/kube-apiserver $(TOOLS_DIR)/kube-controller-manager $(TOOLS_DIR)/kwok $(TOOLS_DIR)/kwok-stages/VERSION ## Build the control plane and KWOK at the pinned versions.
 
 $(TOOLS_DIR)/etcd: go.mod
 	hack/build-etcd.sh $(ETCD_VERSION) $(TOOLS_DIR)
@@ -106,7 +106,8 @@ $(TOOLS_DIR)/kube-controller-manager: go.mod go.sum
 	@mkdir -p $(@D)
 	$(GO) build -ldflags '$(K8S_LDFLAGS)' -o $@ k8s.io/kubernetes/cmd/kube-controller-manager
 
-$(TOOLS_DIR)/kwok: Makefile
+# One script makes both; it returns at once when they are already at KWOK_VERSION.
+$(TOOLS_DIR)/kwok $(TOOLS_DIR)/kwok-stages/VERSION: Makefile
 	hack/build-kwok.sh $(KWOK_VERSION) $(TOOLS_DIR)
 
 .PHONY: local-up

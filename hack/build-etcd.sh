@@ -30,14 +30,15 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "${tmp}"' EXIT
+export GOWORK=off GOFLAGS=
 
 echo "build-etcd: building etcd ${version} into ${dir}/etcd"
+# Commands joined with && because `set -e` does not apply inside a `( ... ) || die` list.
 (
-	cd "${tmp}"
-	export GOWORK=off GOFLAGS=-mod=mod
-	"${GO}" mod init likewise.invalid/etcd-build >/dev/null 2>&1
-	"${GO}" get "go.etcd.io/etcd/server/v3@${version}"
-	"${GO}" build -trimpath -ldflags '-s -w' -o "${tmp}/etcd" go.etcd.io/etcd/server/v3
+	cd "${tmp}" &&
+		"${GO}" mod init likewise.invalid/etcd-build >/dev/null 2>&1 &&
+		"${GO}" get "go.etcd.io/etcd/server/v3@${version}" &&
+		"${GO}" build -mod=readonly -trimpath -ldflags '-s -w' -o "${tmp}/etcd" go.etcd.io/etcd/server/v3
 ) || die "building go.etcd.io/etcd/server/v3@${version} failed (see the go output above)"
 
 got=$("${tmp}/etcd" --version | sed -n 's/^etcd Version: //p')

@@ -33,7 +33,7 @@ export GOWORK=off
 if [[ -x ${dir}/kwok && -f ${stages}/VERSION && $(<"${stages}/VERSION") == "${version}" ]] &&
 	"${dir}/kwok" --version 2>/dev/null | grep -q "${version}"; then
 	echo "build-kwok: ${dir}/kwok and ${stages} are already KWOK ${version}"
-	touch "${dir}/kwok"
+	touch "${dir}/kwok" "${stages}/VERSION" # so make sees them newer than the Makefile
 	exit 0
 fi
 
