@@ -207,7 +207,7 @@ func TestClassify(t *testing.T) {
 			final:    OLAP,
 		},
 		{
-			name: "a switch waits for the minimum dwell time",
+			name:  "a switch waits for the minimum dwell time",
 			snaps: newSeq(step).advance(15, tpcb).advance(60, analytics).snaps,
 			// oltp adopted at 30 s; olap agrees from window 4 on, but only at 90 s is the dwell over.
 			verdicts: words(repeat("oltp", 3), repeat("olap", 12)),
@@ -381,7 +381,7 @@ func TestOwnStatementsExcluded(t *testing.T) {
 // TestActivityNotVisible: without pg_read_all_stats the sampler sees no statement of others;
 // a long statement is then known only when it ends.
 func TestActivityNotVisible(t *testing.T) {
-	q := newSeq(2*time.Second).then(func(s *Snapshot) { s.ActivityVisible = false })
+	q := newSeq(2 * time.Second).then(func(s *Snapshot) { s.ActivityVisible = false })
 	q.then(runningStmt(7, t0, qAnalytic, false)).advance(10, idle)
 	got := replay(t, testConfig, q.snaps)
 	if diff := cmp.Diff(repeat("idle", 2), got.verdicts); diff != "" {

@@ -12,12 +12,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -332,6 +334,21 @@ func (s *Server) Psql(ctx context.Context, db, sql string) (string, error) {
 		return stdout.String(), fmt.Errorf("psql on %s: %w: %s (sql: %s)", db, err, strings.TrimSpace(stderr.String()), truncate(sql, 200))
 	}
 	return strings.TrimSpace(stdout.String()), nil
+}
+
+// PsqlFile runs the SQL file path in db as the superuser, with psql variables vars (:name).
+func (s *Server) PsqlFile(ctx context.Context, db, path string, vars map[string]string) error {
+	args := []string{"-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", s.Host, "-p", strconv.Itoa(s.Port),
+		"-U", Superuser, "-d", db, "-f", path}
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		args = append(args, "-v", k+"="+vars[k])
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(s.BinDir, "psql"), args...)
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+s.superPassword, "PGCONNECT_TIMEOUT=10")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("psql -f %s on %s: %w: %s", path, db, err, truncate(strings.TrimSpace(string(out)), 2000))
+	}
+	return nil
 }
 
 // psqlSocket runs sql as the superuser over the Unix socket (trusted), before passwords matter.
