@@ -108,7 +108,7 @@ func (c *Cluster) start(ctx context.Context) error {
 		return err
 	}
 	for _, comp := range []component{c.etcd(), c.apiServer(), c.controllerManager(), c.kwok()} {
-		if _, err := c.launch(ctx, comp); err != nil {
+		if err := c.launch(ctx, comp); err != nil {
 			return err
 		}
 	}
@@ -319,7 +319,7 @@ func (c *Cluster) CreateNamespace(ctx context.Context, generateName string) (*co
 		return nil, fmt.Errorf("creating namespace %s*: %w", generateName, err)
 	}
 	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		return waitDefaultServiceAccount(ctx, c.client, ns.Name) == nil, nil
+		return defaultServiceAccountExists(ctx, c.client, ns.Name) == nil, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("namespace %s: no default ServiceAccount (see %s): %w", ns.Name, c.logPath(binKubeControllerManager), err)

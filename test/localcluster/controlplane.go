@@ -54,33 +54,33 @@ func (c *Cluster) logPath(name string) string {
 // launch starts comp on free ports and waits until it is ready. When another program took a
 // port between our probe and the bind, it tries again on new ports. A failure names the
 // component and quotes the end of its log.
-func (c *Cluster) launch(ctx context.Context, comp component) ([]int, error) {
+func (c *Cluster) launch(ctx context.Context, comp component) error {
 	logger := klog.FromContext(ctx)
 	logPath := c.logPath(comp.name)
 	for attempt := 1; ; attempt++ {
 		begin := time.Now()
 		ports, err := freePorts(comp.nPorts)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", comp.name, err)
+			return fmt.Errorf("%s: %w", comp.name, err)
 		}
 		if comp.prepare != nil {
 			if err := comp.prepare(ports); err != nil {
-				return nil, fmt.Errorf("%s: %w", comp.name, err)
+				return fmt.Errorf("%s: %w", comp.name, err)
 			}
 		}
 		offset := logSize(logPath)
 		p, err := startProcess(comp.name, comp.binary, comp.args(ports), comp.env, logPath, c.detached, c.slotLock)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c.procs = append(c.procs, p)
 		if err := c.saveState(); err != nil {
-			return nil, err
+			return err
 		}
 		err = waitReady(ctx, p, func(ctx context.Context) error { return comp.ready(ctx, ports) })
 		if err == nil {
 			logger.V(1).Info("Started", "process", comp.name, "pid", p.PID, "ports", ports, "duration", time.Since(begin).Round(time.Millisecond))
-			return ports, nil
+			return nil
 		}
 		out := readLogFrom(logPath, offset)
 		if p.exited() && strings.Contains(out, addressInUseSubstring) && attempt < launchAttempts {
@@ -91,7 +91,7 @@ func (c *Cluster) launch(ctx context.Context, comp component) ([]int, error) {
 		if stopErr := p.stop(stopGrace); stopErr != nil {
 			err = errors.Join(err, stopErr)
 		}
-		return nil, fmt.Errorf("%s %w; last lines of %s:\n%s", comp.name, err, logPath, tail(out, logTailLines))
+		return fmt.Errorf("%s %w; last lines of %s:\n%s", comp.name, err, logPath, tail(out, logTailLines))
 	}
 }
 
@@ -255,12 +255,12 @@ func (c *Cluster) controllerManager() component {
 			}
 			// Pods are refused until their namespace has its ServiceAccount, so the cluster is
 			// not usable before the ServiceAccount controller has run once.
-			return waitDefaultServiceAccount(ctx, c.client, metav1.NamespaceDefault)
+			return defaultServiceAccountExists(ctx, c.client, metav1.NamespaceDefault)
 		},
 	}
 }
 
-func waitDefaultServiceAccount(ctx context.Context, client kubernetes.Interface, namespace string) error {
+func defaultServiceAccountExists(ctx context.Context, client kubernetes.Interface, namespace string) error {
 	if _, err := client.CoreV1().ServiceAccounts(namespace).Get(ctx, "default", metav1.GetOptions{}); err != nil {
 		return fmt.Errorf("ServiceAccount %s/default: %w", namespace, err)
 	}

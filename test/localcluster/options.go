@@ -2,7 +2,6 @@ package localcluster
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -128,16 +127,16 @@ func defaultToolsDir() (string, error) {
 	if dir := os.Getenv(EnvToolsDir); dir != "" {
 		return dir, nil
 	}
-	root, err := RepoRoot()
+	root, err := repoRoot()
 	if err != nil {
 		return "", fmt.Errorf("finding the cluster binaries: %w; set %s or Options.ToolsDir", err, EnvToolsDir)
 	}
 	return filepath.Join(root, "_output", "bin"), nil
 }
 
-// RepoRoot returns the nearest parent of the working directory (itself included) whose go.mod
+// repoRoot returns the nearest parent of the working directory (itself included) whose go.mod
 // declares this module.
-func RepoRoot() (string, error) {
+func repoRoot() (string, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -197,6 +196,3 @@ func findTools(dir string) (tools, error) {
 	}
 	return t, nil
 }
-
-// errNotACluster marks a StateDir that holds something other than a cluster's state.
-var errNotACluster = errors.New("not a local cluster's state directory")

@@ -18,6 +18,9 @@ const stateFile = "cluster.json"
 // stateVersion changes when the format of stateFile does.
 const stateVersion = 1
 
+// errNotACluster marks a StateDir that holds something other than a cluster's state.
+var errNotACluster = errors.New("not a local cluster's state directory")
+
 // state is the content of stateFile.
 type state struct {
 	Version  int        `json:"version"`
