@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -124,6 +125,14 @@ func (q *seq) advance(n int, l load) *seq {
 			q.entry(ownQueryID).Calls++
 		} else if a := d.ActiveTime; a != nil {
 			*a += l.tps*sec*2*l.stmtMs + l.qps*sec*l.queryMs + l.copyPerS*sec*3000
+		}
+		// pgbench's clients: each sample finds them in a statement that began a moment ago.
+		q.snap.Activity = slices.DeleteFunc(q.snap.Activity, func(b Backend) bool { return b.PID >= 100 })
+		if l.tps > 0 {
+			for pid := int32(100); pid < 102; pid++ {
+				start := q.snap.Time.Add(-time.Millisecond)
+				q.snap.Activity = append(q.snap.Activity, Backend{PID: pid, State: "active", QueryStart: start, StateChange: start, QueryID: qUpdate})
+			}
 		}
 		d.TupFetched += int64(l.tps * sec * 2)
 		d.TupUpdated += int64(l.tps * sec)

@@ -149,6 +149,14 @@ func TestClassify(t *testing.T) {
 			final:    OLAP,
 		},
 		{
+			name: "pg_stat_statements reset under oltp: the pg_stat_database interval is oltp too",
+			snaps: newSeq(step).advance(17, tpcb).then(statementsReset).advance(1, tpcb).
+				advance(12, tpcb).snaps,
+			verdicts: repeat("oltp", 6),
+			changes:  []string{"3:oltp"},
+			final:    OLTP,
+		},
+		{
 			name:     "without pg_stat_statements: oltp from pg_stat_database",
 			snaps:    newSeq(step).then(withoutStatements).advance(25, tpcb).snaps,
 			verdicts: repeat("oltp", 5),

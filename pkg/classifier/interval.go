@@ -93,14 +93,14 @@ type running struct {
 }
 
 // endedBefore estimates the duration of a statement whose backend started another statement at
-// next: it ended between the last sighting and next (other statements may have run in between),
-// so take the middle.
+// next. It ended between its last sighting and next, and other statements may have run in
+// between: assume it went on for half the gap, but for no longer than it had run when last seen,
+// so that a statement seen young stays short.
 func (r *running) endedBefore(next time.Time) float64 {
 	last := maxTime(r.seen, r.start)
-	if next.Before(last) {
-		next = last
-	}
-	return max(ms(last.Sub(r.start))+ms(next.Sub(last))/2, r.credited)
+	age := ms(last.Sub(r.start))
+	gap := max(ms(next.Sub(last)), 0)
+	return max(age+min(age, gap/2), r.credited)
 }
 
 // ended is a tracked statement that finished within the interval.

@@ -49,6 +49,8 @@ type options struct {
 	listenAddress  string
 	port           int
 	statStatements bool
+	tls            bool
+	tlsNames       []string
 	settings       [][2]string
 }
 
@@ -63,6 +65,12 @@ func WithPort(port int) Option { return func(o *options) { o.port = port } }
 
 // WithStatStatements sets whether pg_stat_statements is in shared_preload_libraries (default true).
 func WithStatStatements(on bool) Option { return func(o *options) { o.statStatements = on } }
+
+// WithTLS turns TLS on with a certificate for the listen address and dnsNames, signed by a CA
+// made for this server (CAPEM). Connections without TLS are still accepted.
+func WithTLS(dnsNames ...string) Option {
+	return func(o *options) { o.tls, o.tlsNames = true, dnsNames }
+}
 
 // WithSetting adds a postgresql.conf setting; later settings win.
 func WithSetting(name, value string) Option {
@@ -79,6 +87,7 @@ type Server struct {
 
 	StatStatements bool
 
+	caPEM           []byte
 	superPassword   string
 	monitorPassword string
 	asPostgres      bool // run server programs via runuser -u postgres
@@ -145,6 +154,12 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 	if err := s.initdb(ctx, o); err != nil {
 		s.removeDir()
 		return nil, err
+	}
+	if o.tls {
+		if err := s.writeCertificates(o.tlsNames); err != nil {
+			s.removeDir()
+			return nil, err
+		}
 	}
 	// A free port can be taken by someone else before the server binds it: try a few.
 	for attempt := 0; ; attempt++ {
@@ -248,6 +263,10 @@ func (s *Server) writeConfig(o options) error {
 	if o.statStatements {
 		settings = append(settings, [2]string{"shared_preload_libraries", "'pg_stat_statements'"})
 	}
+	if o.tls {
+		settings = append(settings, [2]string{"ssl", "on"},
+			[2]string{"ssl_cert_file", "'server.crt'"}, [2]string{"ssl_key_file", "'server.key'"})
+	}
 	settings = append(settings, o.settings...)
 	var b strings.Builder
 	b.WriteString("# written by likewise test/pgserver\n")
@@ -258,6 +277,11 @@ func (s *Server) writeConfig(o options) error {
 	path := filepath.Join(s.dataDir(), "likewise.conf")
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	// Any loopback client may connect with a password: the controller tests use 127.x pod IPs.
+	hba := filepath.Join(s.dataDir(), "pg_hba.conf")
+	if err := os.WriteFile(hba, []byte("local all all trust\nhost all all 127.0.0.0/8 scram-sha-256\n"), 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", hba, err)
 	}
 	main := filepath.Join(s.dataDir(), "postgresql.conf")
 	conf, err := os.ReadFile(main)
@@ -270,7 +294,7 @@ func (s *Server) writeConfig(o options) error {
 			return fmt.Errorf("writing %s: %w", main, err)
 		}
 	}
-	return s.chownToPostgres(path, main)
+	return s.chownToPostgres(path, main, hba)
 }
 
 func (s *Server) setupRoles(ctx context.Context) error {
@@ -316,6 +340,9 @@ func (s *Server) SuperuserDSN(db string) string { return s.DSN(Superuser, s.supe
 
 // MonitorDSN connects as the monitoring role (pg_read_all_stats, read-only) to db.
 func (s *Server) MonitorDSN(db string) string { return s.DSN(MonitorRole, s.monitorPassword, db) }
+
+// CAPEM is the PEM of the CA that signed the server's certificate (WithTLS); nil without TLS.
+func (s *Server) CAPEM() []byte { return s.caPEM }
 
 // MonitorPassword is the monitoring role's password.
 func (s *Server) MonitorPassword() string { return s.monitorPassword }
