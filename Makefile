@@ -85,8 +85,13 @@ test-unit: ## Unit tests (pure logic; no servers).
 	$(GO) test $(TEST_FLAGS) ./cmd/... ./pkg/...
 
 .PHONY: test-integration
-test-integration: cluster-binaries ## Integration tests against a real etcd + kube-apiserver (+ KWOK).
-	LIKEWISE_TOOLS_DIR=$(abspath $(TOOLS_DIR)) $(GO) test $(TEST_FLAGS) -timeout 30m ./test/integration/...
+test-integration: cluster-binaries postgres $(BIN_DIR)/likewise-scheduler ## Integration tests: real etcd + kube-apiserver + KWOK, real PostgreSQL, the real binaries.
+	LIKEWISE_TOOLS_DIR=$(abspath $(TOOLS_DIR)) LIKEWISE_BIN_DIR=$(abspath $(BIN_DIR)) \
+		$(GO) test $(TEST_FLAGS) -timeout 40m ./test/...
+
+.PHONY: postgres
+postgres: ## Check for PostgreSQL 15 server binaries and pgbench; install them (Debian, as root) when missing.
+	hack/ensure-postgres.sh
 
 ##@ Local cluster (real etcd, kube-apiserver, kube-controller-manager; KWOK as kubelets)
 
@@ -121,5 +126,5 @@ local-down: ## Stop the local cluster and remove _output/local (nothing to do if
 ##@ Cleanup
 
 .PHONY: clean
-clean: ## Remove built binaries and local state (stops nothing; run local-down first).
+clean: local-down ## Stop the local cluster, remove built binaries and local state.
 	rm -rf $(BIN_DIR) $(OUTPUT_DIR)

@@ -127,16 +127,16 @@ func defaultToolsDir() (string, error) {
 	if dir := os.Getenv(EnvToolsDir); dir != "" {
 		return dir, nil
 	}
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		return "", fmt.Errorf("finding the cluster binaries: %w; set %s or Options.ToolsDir", err, EnvToolsDir)
 	}
 	return filepath.Join(root, "_output", "bin"), nil
 }
 
-// repoRoot returns the nearest parent of the working directory (itself included) whose go.mod
+// RepoRoot returns the nearest parent of the working directory (itself included) whose go.mod
 // declares this module.
-func repoRoot() (string, error) {
+func RepoRoot() (string, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return "", err

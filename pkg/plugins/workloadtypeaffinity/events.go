@@ -70,7 +70,9 @@ func (pl *WorkloadTypeAffinity) isSchedulableAfterPodDelete(logger klog.Logger, 
 	if t == workloadtype.None {
 		return fwk.Queue, nil
 	}
-	if deleted.Spec.NodeName != "" && workloadtype.Resident(deleted) == t.Other() {
+	// The deleted object carries its deletionTimestamp, so ask for its type, not Resident: it
+	// counted on its node until now.
+	if typ, _ := workloadtype.OfPod(deleted); deleted.Spec.NodeName != "" && typ == t.Other() {
 		logger.V(5).Info("A pod of the other workload type left its node", "pod", klog.KObj(pod), "deletedPod", klog.KObj(deleted), "node", deleted.Spec.NodeName)
 		return fwk.Queue, nil
 	}

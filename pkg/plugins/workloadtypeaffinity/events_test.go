@@ -6,6 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
@@ -22,6 +23,11 @@ func TestQueueingHints(t *testing.T) {
 		} else {
 			p.Labels[apis.LabelWorkloadType] = typ
 		}
+		return p
+	}
+	terminating := func(p *v1.Pod) *v1.Pod {
+		now := metav1.Now()
+		p.DeletionTimestamp = &now
 		return p
 	}
 	tainted := st.MakeNode().Name("n").Label(apis.LabelWorkloadType, "olap").Taints([]v1.Taint{{Key: "k", Effect: v1.TaintEffectNoSchedule}}).Obj()
@@ -48,6 +54,7 @@ func TestQueueingHints(t *testing.T) {
 		{name: "other label change on unlabelled node", hint: nodeHint, old: node("n", ""), new: st.MakeNode().Name("n").Label("zone", "a").Obj(), want: fwk.QueueSkip},
 
 		{name: "olap resident deleted", hint: deleteHint, old: dbPod("a", "olap", "n"), want: fwk.Queue},
+		{name: "olap resident deleted gracefully", hint: deleteHint, old: terminating(dbPod("a", "olap", "n")), want: fwk.Queue},
 		{name: "oltp resident deleted", hint: deleteHint, old: dbPod("t", "oltp", "n"), want: fwk.QueueSkip},
 		{name: "untyped resident deleted", hint: deleteHint, old: dbPod("u", "", "n"), want: fwk.QueueSkip},
 		{name: "unassigned olap pod deleted", hint: deleteHint, old: dbPod("a", "olap", ""), want: fwk.QueueSkip},
