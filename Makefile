@@ -71,6 +71,12 @@ image: ## Build the container images likewise-scheduler:dev and likewise:dev (ne
 generate: ## Regenerate deepcopy, conversion and defaulting code for the plugin args.
 	hack/update-codegen.sh
 
+##@ Try it
+
+.PHONY: demo
+demo: cluster-binaries $(BIN_DIR)/likewise-scheduler ## Start (or reuse) the local cluster and likewise-scheduler; show where pods land, default vs likewise.
+	$(GO) run ./hack/demo -dir $(LOCAL_DIR) -tools $(TOOLS_DIR)
+
 ##@ Test
 
 .PHONY: test

@@ -62,8 +62,11 @@ func up(ctx context.Context, dir, tools string, nodes int) error {
 	if nodes < 0 {
 		return fmt.Errorf("-nodes: %d is negative", nodes)
 	}
-	c, err := localcluster.Attach(ctx, dir)
-	if err == nil {
+	c, reused, err := localcluster.AttachOrStart(ctx, localcluster.Options{StateDir: dir, ToolsDir: tools, Nodes: nodes})
+	if err != nil {
+		return err
+	}
+	if reused {
 		have, err := kwokNodes(ctx, c)
 		if err != nil {
 			return err
@@ -74,12 +77,6 @@ func up(ctx context.Context, dir, tools string, nodes int) error {
 			}
 		}
 		fmt.Printf("The local cluster was already up.\n")
-	} else {
-		klog.FromContext(ctx).V(1).Info("No running cluster to reuse; starting one", "reason", err)
-		c, err = localcluster.Start(ctx, localcluster.Options{StateDir: dir, ToolsDir: tools, Nodes: nodes, Detach: true})
-		if err != nil {
-			return err
-		}
 	}
 	have, err := kwokNodes(ctx, c)
 	if err != nil {

@@ -167,6 +167,22 @@ func Attach(ctx context.Context, stateDir string) (*Cluster, error) {
 	return c, nil
 }
 
+// AttachOrStart returns the detached cluster running in opts.StateDir (see Attach), or starts a
+// detached one there, clearing what a crashed one left. reused says which happened.
+func AttachOrStart(ctx context.Context, opts Options) (c *Cluster, reused bool, err error) {
+	if opts.StateDir == "" {
+		return nil, false, errors.New("AttachOrStart needs Options.StateDir")
+	}
+	c, err = Attach(ctx, opts.StateDir)
+	if err == nil {
+		return c, true, nil
+	}
+	klog.FromContext(ctx).V(1).Info("No running cluster to reuse; starting one", "reason", err)
+	opts.Detach = true
+	c, err = Start(ctx, opts)
+	return c, false, err
+}
+
 // Stop stops every process of the cluster (SIGTERM, SIGKILL after 10 s) and, unless
 // Options.KeepState, removes StateDir. Calling it again does nothing.
 func (c *Cluster) Stop() error {

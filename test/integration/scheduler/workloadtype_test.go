@@ -279,42 +279,25 @@ func waitUnschedulable(ctx context.Context, t *testing.T, ns, name, reason strin
 	}
 }
 
-// newCase creates nodes with the given capacity (cpu, memory) labelled for a new case, and a
-// namespace, all removed when the test ends. It returns the node names in spec order.
+// newCase creates nodes with the given capacity (cpu, memory) and a namespace for a new case,
+// all removed when the test ends. It returns the node names in spec order.
 func newCase(t *testing.T, specs []localcluster.NodeSpec, cpu, memory string) (context.Context, []string, string, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
-	ns, err := cluster.CreateNamespace(ctx, "sched-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	caseName := ns.Name
-	for i := range specs {
-		lbls := map[string]string{scenario.LabelCase: caseName}
-		for k, v := range specs[i].Labels {
-			lbls[k] = v
-		}
-		specs[i].Labels = lbls
-		specs[i].Capacity = corev1.ResourceList{
-			corev1.ResourceCPU:    resource.MustParse(cpu),
-			corev1.ResourceMemory: resource.MustParse(memory),
-		}
-	}
-	nodes, err := cluster.AddNodes(ctx, specs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, n := range nodes {
-		names = append(names, n.Name)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		_ = client().CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{})
-		for _, n := range names {
-			_ = client().CoreV1().Nodes().Delete(ctx, n, metav1.DeleteOptions{})
-		}
+	k, err := scenario.NewCase(ctx, cluster, "sched", specs, corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse(cpu),
+		corev1.ResourceMemory: resource.MustParse(memory),
 	})
-	return ctx, names, ns.Name, caseName
+	if k != nil {
+		t.Cleanup(func() {
+			if err := k.Delete(context.Background(), cluster); err != nil {
+				t.Logf("cleaning up case %s: %v", k.Name, err)
+			}
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, k.Nodes, k.Namespace, k.Name
 }
