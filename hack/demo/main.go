@@ -58,7 +58,7 @@ func run(ctx context.Context, dir, tools string) error {
 		return err
 	}
 	fmt.Printf("Starting likewise-scheduler (profiles %s, %s, %s)...\n", scenario.ProfileLikewise, scenario.ProfileDefault, scenario.ProfileRequired)
-	if err := c.StartScheduler(ctx, config); err != nil {
+	if err := c.StartScheduler(ctx, config, ""); err != nil {
 		return err
 	}
 

@@ -107,17 +107,18 @@ func isControlPlane(name string) bool {
 const SchedulerName = "likewise-scheduler"
 
 // StartScheduler runs bin/likewise-scheduler with the KubeSchedulerConfiguration in config,
-// authenticating as system:kube-scheduler (so it has exactly kube-scheduler's rights): the
-// config's clientConnection.kubeconfig is set to that identity's kubeconfig, everything else is
-// used as given. It returns once the scheduler reports ready.
-func (c *Cluster) StartScheduler(ctx context.Context, config []byte) error {
+// authenticating with kubeconfig, or, when it is "", as system:kube-scheduler (so it has exactly
+// kube-scheduler's rights). The config's clientConnection.kubeconfig is set to it; everything
+// else is used as given. It returns once the scheduler reports ready.
+func (c *Cluster) StartScheduler(ctx context.Context, config []byte, kubeconfig string) error {
 	bin, err := Binary(SchedulerName)
 	if err != nil {
 		return err
 	}
-	kubeconfig, err := c.KubeconfigFor(KubeScheduler)
-	if err != nil {
-		return err
+	if kubeconfig == "" {
+		if kubeconfig, err = c.KubeconfigFor(KubeScheduler); err != nil {
+			return err
+		}
 	}
 	var cfg map[string]any
 	if err := yaml.Unmarshal(config, &cfg); err != nil {

@@ -1,10 +1,13 @@
 package localcluster
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -65,4 +68,27 @@ func restConfigFromKubeconfig(path string) (*rest.Config, error) {
 	// Tests create many objects quickly; client-go's default 5 QPS would make them wait.
 	cfg.QPS, cfg.Burst = 100, 200
 	return cfg, nil
+}
+
+// KubeconfigForServiceAccount writes a kubeconfig that authenticates as the ServiceAccount
+// namespace/name with a fresh token (TokenRequest, valid for an hour), so a component can run
+// with exactly the rights its manifests grant it. It returns the file's path.
+func (c *Cluster) KubeconfigForServiceAccount(ctx context.Context, namespace, name string) (string, error) {
+	expiry := int64(3600)
+	tr, err := c.client.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("token for ServiceAccount %s/%s: %w", namespace, name, err)
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[contextName] = &clientcmdapi.Cluster{Server: c.server, CertificateAuthorityData: c.pki.caPEM}
+	cfg.AuthInfos[contextName] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	cfg.Contexts[contextName] = &clientcmdapi.Context{Cluster: contextName, AuthInfo: contextName}
+	cfg.CurrentContext = contextName
+	path := filepath.Join(c.stateDir, kubeconfigsDir, "serviceaccount-"+namespace+"-"+name+".kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		return "", fmt.Errorf("kubeconfig for ServiceAccount %s/%s: %w", namespace, name, err)
+	}
+	return path, nil
 }

@@ -33,6 +33,6 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			return err
 		}
-		return c.StartScheduler(context.Background(), config)
+		return c.StartScheduler(context.Background(), config, "")
 	})
 }

@@ -1,0 +1,233 @@
+// Package manifests applies what users deploy (every kustomization and manifest under
+// manifests/) to a real kube-apiserver with server-side dry-run, checks pod templates against
+// their namespace's Pod Security level, and runs likewise-scheduler with exactly the rights its
+// manifests grant its ServiceAccount.
+package manifests
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/likewise-dev/likewise/test/localcluster"
+)
+
+var cluster *localcluster.Cluster
+
+func TestMain(m *testing.M) {
+	localcluster.Main(m, localcluster.Options{}, func(c *localcluster.Cluster) error {
+		cluster = c
+		return nil
+	})
+}
+
+// manifestSet is the objects of one kustomization or one plain manifest file.
+type manifestSet struct {
+	source  string
+	objects []*unstructured.Unstructured
+}
+
+// loadManifests builds every kustomization under manifests/ and reads every other YAML file
+// that holds Kubernetes objects (KubeSchedulerConfiguration files are configs, loaded by
+// cmd/scheduler's tests; files a kustomization uses are covered by building it).
+func loadManifests(t *testing.T) []manifestSet {
+	t.Helper()
+	root, err := localcluster.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "manifests")
+	var kustomizations []string
+	var files []string
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if _, err := os.Stat(filepath.Join(path, "kustomization.yaml")); err == nil {
+				kustomizations = append(kustomizations, path)
+			}
+			return nil
+		}
+		if strings.HasSuffix(path, ".yaml") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sets []manifestSet
+	for _, k := range kustomizations {
+		res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), k)
+		if err != nil {
+			t.Fatalf("kustomize build %s: %v", k, err)
+		}
+		data, err := res.AsYaml()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sets = append(sets, manifestSet{source: rel(root, k), objects: decode(t, k, data)})
+	}
+	for _, f := range files {
+		if slices.ContainsFunc(kustomizations, func(k string) bool { return filepath.Dir(f) == k }) {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var objects []*unstructured.Unstructured
+		for _, o := range decode(t, f, data) {
+			if o.GetAPIVersion() != "kubescheduler.config.k8s.io/v1" {
+				objects = append(objects, o)
+			}
+		}
+		if len(objects) > 0 {
+			sets = append(sets, manifestSet{source: rel(root, f), objects: objects})
+		}
+	}
+	if len(sets) == 0 {
+		t.Fatal("found no manifests")
+	}
+	return sets
+}
+
+func rel(root, path string) string {
+	r, err := filepath.Rel(root, path)
+	if err != nil {
+		return path
+	}
+	return r
+}
+
+func decode(t *testing.T, source string, data []byte) []*unstructured.Unstructured {
+	t.Helper()
+	var out []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out
+			}
+			t.Fatalf("%s: %v", source, err)
+		}
+		if len(obj) == 0 {
+			continue
+		}
+		out = append(out, &unstructured.Unstructured{Object: obj})
+	}
+}
+
+type applier struct {
+	mapper *restmapper.DeferredDiscoveryRESTMapper
+	dyn    dynamic.Interface
+}
+
+func newApplier(t *testing.T) *applier {
+	t.Helper()
+	cfg := cluster.RESTConfig()
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &applier{mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), dyn: dyn}
+}
+
+// apply server-side-applies obj; dryRun asks the API server to validate and admit it without
+// storing it.
+func (a *applier) apply(ctx context.Context, obj *unstructured.Unstructured, dryRun bool) error {
+	gvk := obj.GroupVersionKind()
+	mapping, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", gvk, obj.GetName(), err)
+	}
+	opts := metav1.ApplyOptions{FieldManager: "likewise-manifests-test", Force: true}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	var ri dynamic.ResourceInterface = a.dyn.Resource(mapping.Resource)
+	if mapping.Scope.Name() == "namespace" {
+		if obj.GetNamespace() == "" {
+			return fmt.Errorf("%s %s: namespaced object without a namespace", gvk.Kind, obj.GetName())
+		}
+		ri = a.dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace())
+	}
+	if _, err := ri.Apply(ctx, obj.GetName(), obj, opts); err != nil {
+		return fmt.Errorf("%s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
+	}
+	return nil
+}
+
+// TestServerSideDryRun applies every manifest with server-side dry-run. Namespaces and
+// ServiceAccounts are created for real first: the API server cannot admit objects into a
+// namespace that does not exist, nor pods that run as a ServiceAccount that does not.
+// Every pod template is also admitted, as a dry-run Pod, into its namespace, so Pod Security
+// (likewise-system enforces "restricted") judges it as it would the Deployment's pods.
+func TestServerSideDryRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a := newApplier(t)
+	sets := loadManifests(t)
+	for _, s := range sets {
+		// Namespaces come first in a kustomize build; ServiceAccounts after them.
+		for _, o := range s.objects {
+			if o.GetKind() == "Namespace" || o.GetKind() == "ServiceAccount" {
+				if err := a.apply(ctx, o, false); err != nil {
+					t.Fatalf("%s: %v", s.source, err)
+				}
+			}
+		}
+	}
+	for _, s := range sets {
+		t.Run(s.source, func(t *testing.T) {
+			for _, o := range s.objects {
+				if err := a.apply(ctx, o, true); err != nil {
+					t.Errorf("%v", err)
+				}
+				if o.GetKind() != "Deployment" {
+					continue
+				}
+				var d appsv1.Deployment
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &d); err != nil {
+					t.Fatal(err)
+				}
+				pod := &corev1.Pod{
+					ObjectMeta: metav1.ObjectMeta{Name: d.Name + "-template", Namespace: d.Namespace, Labels: d.Spec.Template.Labels},
+					Spec:       d.Spec.Template.Spec,
+				}
+				_, err := cluster.Client().CoreV1().Pods(d.Namespace).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+				if err != nil {
+					t.Errorf("pod template of Deployment %s/%s: %v", d.Namespace, d.Name, err)
+				}
+			}
+		})
+	}
+}
