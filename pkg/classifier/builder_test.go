@@ -94,6 +94,8 @@ type load struct {
 	qps        float64 // analytic queries per second
 	queryMs    float64
 	copyPerS   float64 // bulk COPY statements per second
+	// caught is the age at which each snapshot finds an analytic query running (0: none found).
+	caught time.Duration
 }
 
 // advance moves n steps under l, the sampler running one statement per step.
@@ -128,6 +130,10 @@ func (q *seq) advance(n int, l load) *seq {
 		}
 		// pgbench's clients: each sample finds them in a statement that began a moment ago.
 		q.snap.Activity = slices.DeleteFunc(q.snap.Activity, func(b Backend) bool { return b.PID >= 100 })
+		if l.caught > 0 {
+			start := q.snap.Time.Add(-l.caught)
+			q.snap.Activity = append(q.snap.Activity, Backend{PID: 200, State: "active", QueryStart: start, StateChange: start, QueryID: qAnalytic})
+		}
 		if l.tps > 0 {
 			for pid := int32(100); pid < 102; pid++ {
 				start := q.snap.Time.Add(-time.Millisecond)
@@ -198,16 +204,24 @@ func evict(s *Snapshot) {
 	s.Statements.Entries = s.Statements.Entries[:len(s.Statements.Entries)-1]
 }
 
-// running puts a statement that started at start on backend pid (nil start: idle since end).
+// runningStmt puts a statement that started at start on backend pid (nil start: idle since end).
 func runningStmt(pid int32, start time.Time, queryID int64, bulk bool) func(*Snapshot) {
 	return func(s *Snapshot) {
 		s.Activity = []Backend{{PID: pid, State: "active", QueryStart: start, StateChange: start, QueryID: queryID, Bulk: bulk}}
 	}
 }
 
-// finished makes backend pid idle: its statement started at start ran for d.
+// finishedStmt makes backend pid idle: its statement started at start ran for d.
 func finishedStmt(pid int32, start time.Time, d time.Duration, queryID int64) func(*Snapshot) {
 	return func(s *Snapshot) {
 		s.Activity = []Backend{{PID: pid, State: "idle", QueryStart: start, StateChange: start.Add(d), QueryID: queryID}}
+	}
+}
+
+// writingStmt is runningStmt for a statement whose transaction has written (INSERT ... SELECT).
+func writingStmt(pid int32, start time.Time, queryID int64) func(*Snapshot) {
+	return func(s *Snapshot) {
+		runningStmt(pid, start, queryID, false)(s)
+		s.Activity[0].Writes = true
 	}
 }

@@ -283,17 +283,22 @@ func alternate(q *seq, n int, loads []load) *seq {
 func TestLongStatementWhileRunning(t *testing.T) {
 	const step = 2 * time.Second
 	for _, tc := range []struct {
-		name  string
-		setup func(*Snapshot)
-		bulk  bool
-		want  string
-		final Type
+		name   string
+		setup  func(*Snapshot)
+		bulk   bool
+		writes bool
+		want   string
+		final  Type
 	}{
 		{name: "pg_stat_statements", want: repeat("olap", 13), final: OLAP},
 		{name: "pg_stat_database only", setup: withoutStatements, want: repeat("olap", 13), final: OLAP},
 		{name: "PostgreSQL 13 without pg_stat_statements", setup: func(s *Snapshot) { pg13(s); withoutStatements(s) },
 			want: repeat("olap", 13), final: OLAP},
 		{name: "a bulk statement (in a progress view) is no analytic work", bulk: true,
+			want: repeat("bulk", 13), final: Unknown},
+		{name: "a long statement that writes (INSERT ... SELECT) is no analytic work", writes: true,
+			want: repeat("bulk", 13), final: Unknown},
+		{name: "a long statement that writes, without pg_stat_statements", writes: true, setup: withoutStatements,
 			want: repeat("bulk", 13), final: Unknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -302,14 +307,19 @@ func TestLongStatementWhileRunning(t *testing.T) {
 				q.then(tc.setup)
 			}
 			start := t0.Add(time.Second)
-			q.then(runningStmt(7, start, qAnalytic, tc.bulk)).advance(60, idle)
+			if tc.writes {
+				q.then(writingStmt(7, start, qAnalytic))
+			} else {
+				q.then(runningStmt(7, start, qAnalytic, tc.bulk))
+			}
+			q.advance(60, idle)
 			// It ends at 2 min 1 s: pg_stat_statements and active_time get its whole time at once.
 			d := 2*time.Minute + 5*time.Second - time.Second
 			q.then(func(s *Snapshot) {
 				finishedStmt(7, start, d-4*time.Second, qAnalytic)(s)
 				if s.Statements != nil {
 					wal := 0.0
-					if tc.bulk {
+					if tc.bulk || tc.writes {
 						wal = 1e10
 					}
 					q.run(q.entry(qAnalytic), 1, ms(d-4*time.Second), wal)

@@ -40,9 +40,12 @@ type sums struct {
 	short, long, bulk float64
 	// statementsTime is execution time measured by pg_stat_statements (for the mean).
 	statementsTime float64
-	// db* are the parts measured without pg_stat_statements: active time, and transactions, of
-	// intervals that used pg_stat_database.
-	dbActive, dbLong, dbTransactions float64
+	// db* are measured without pg_stat_statements, in intervals that used pg_stat_database:
+	// active time not yet split (dbResidual), analytic time of statements seen running long
+	// (dbLong, also in long), and transactions. sampled counts the statements the snapshots
+	// caught running young, and sampledWeight their analytic weight by age.
+	dbResidual, dbLong, dbTransactions float64
+	sampled, sampledWeight             float64
 	shortUnknown                     bool // an interval had no measure of transactional time
 	written, read                    int64
 	sources                          map[string]int
@@ -59,8 +62,10 @@ func (s *sums) add(o sums) {
 	s.long += o.long
 	s.bulk += o.bulk
 	s.statementsTime += o.statementsTime
-	s.dbActive += o.dbActive
+	s.dbResidual += o.dbResidual
 	s.dbLong += o.dbLong
+	s.sampled += o.sampled
+	s.sampledWeight += o.sampledWeight
 	s.dbTransactions += o.dbTransactions
 	s.shortUnknown = s.shortUnknown || o.shortUnknown
 	s.written += o.written
@@ -147,6 +152,7 @@ func (c *Classifier) interval(prev, cur *Snapshot) (sums, string) {
 	// Statements in pg_stat_activity: credit long ones for what ran since the previous
 	// snapshot, and find those that ended.
 	var creditLong, creditBulk float64
+	var sampled, sampledWeight float64
 	var done []ended
 	if cur.ActivityVisible {
 		seen := map[int32]bool{}
@@ -166,7 +172,13 @@ func (c *Classifier) interval(prev, cur *Snapshot) (sums, string) {
 				r = &running{start: b.QueryStart, until: maxTime(b.QueryStart, prev.Time)}
 				c.running[b.PID] = r
 			}
-			r.bulk = r.bulk || b.Bulk
+			age := cur.Time.Sub(r.start)
+			if age < c.cfg.LongStatement && !b.Bulk {
+				// Caught at a random moment of its run, a statement has run about half of it.
+				sampled++
+				sampledWeight += analyticWeight(2*ms(max(age, 0)), ms(c.cfg.ShortStatement), ms(c.cfg.LongStatement))
+			}
+			r.bulk = r.bulk || b.Bulk || (b.Writes && age >= c.cfg.LongStatement)
 			r.queryID = b.QueryID
 			r.seen = cur.Time
 			seen[b.PID] = true
@@ -227,18 +239,16 @@ func (c *Classifier) interval(prev, cur *Snapshot) (sums, string) {
 	}
 
 	s.shortCalls = s.transactions
-	// Without pg_stat_statements: statements that ended are in active_time with their whole
-	// duration, of which their analytic part is taken out; the rest of active_time is
-	// transactional.
-	shortMs, longMs := ms(c.cfg.ShortStatement), ms(c.cfg.LongStatement)
-	var endedAnalytic float64
+	// Without pg_stat_statements. Statements seen running long were counted while they ran;
+	// when they end, active_time gets their whole duration, which is taken out of it. What is left
+	// of active_time is split at the window's end by what the snapshots caught running (sampling).
+	var out float64
 	for _, e := range done {
-		a := e.duration
-		if !e.bulk {
-			a *= analyticWeight(e.duration, shortMs, longMs)
+		if e.credited == 0 {
+			continue
 		}
-		endedAnalytic += a
-		rest := max(a-e.credited, 0)
+		out += e.duration
+		rest := max(e.duration-e.credited, 0)
 		if e.bulk {
 			s.bulk += rest
 		} else {
@@ -251,10 +261,10 @@ func (c *Classifier) interval(prev, cur *Snapshot) (sums, string) {
 			ownTime = cur.Own.ExecTime
 		}
 		active := max(*cd.ActiveTime-*pd.ActiveTime-ownTime, 0)
-		s.short = max(active-endedAnalytic, 0)
-		s.dbActive = s.short + s.long
+		s.dbResidual = max(active-out, 0)
 		s.dbLong = s.long
 		s.dbTransactions = s.transactions
+		s.sampledWeight, s.sampled = sampledWeight, sampled
 		s.sources = map[string]int{SourceDatabase: 1}
 		return s, ""
 	}

@@ -97,6 +97,10 @@ type Backend struct {
 	// Bulk is true when the backend shows in a progress view: COPY, CREATE INDEX, VACUUM, CLUSTER
 	// or ANALYZE.
 	Bulk bool `json:"bulk,omitempty"`
+	// Writes is true when the backend's transaction holds a transaction ID (backend_xid): it has
+	// written. A long statement that writes (INSERT ... SELECT, a large UPDATE) is bulk work, not
+	// analytics, which only reads.
+	Writes bool `json:"writes,omitempty"`
 }
 
 // Own counts the sampler's own work, cumulatively over the sampler's life.

@@ -159,14 +159,30 @@ func (c *Classifier) features(s sums, span time.Duration, longRunning int) Featu
 	short, long := s.short, s.long
 	// Without pg_stat_statements, statements shorter than a sampling interval are never seen
 	// running; a high active time per transaction still shows them as analytic.
+	shortCalls := s.shortCalls
+	// Without pg_stat_statements, active time not taken by statements seen running long is
+	// split by the analytic weight of the statements the snapshots caught running.
+	if s.dbResidual > 0 {
+		share := 0.0
+		if s.sampled > 0 {
+			share = s.sampledWeight / s.sampled
+		}
+		long += share * s.dbResidual
+		short += (1 - share) * s.dbResidual
+	}
 	if s.dbTransactions > 0 {
-		f.ActiveTimePerTransaction = s.dbActive / s.dbTransactions
+		dbActive := s.dbResidual + s.dbLong
+		dbLong := s.dbLong + (long - s.long)
+		f.ActiveTimePerTransaction = dbActive / s.dbTransactions
 		w := analyticWeight(f.ActiveTimePerTransaction, ms(c.cfg.ShortStatement), ms(c.cfg.LongStatement))
-		if extra := w*s.dbActive - s.dbLong; extra > 0 {
+		if extra := w*dbActive - dbLong; extra > 0 {
 			extra = min(extra, short)
 			long += extra
 			short -= extra
 		}
+		// Transactions count as transactional statements by the same weight, as
+		// pg_stat_statements' calls do.
+		shortCalls -= w * s.dbTransactions
 	}
 	f.ShortTime, f.LongTime, f.BulkTime = short, long, s.bulk
 	if short+long > 0 {
@@ -176,7 +192,7 @@ func (c *Classifier) features(s sums, span time.Duration, longRunning int) Featu
 		sec := s.covered / 1000
 		f.TransactionRate = s.transactions / sec
 		f.StatementRate = float64(s.statements) / sec
-		f.ShortRate = s.shortCalls / sec
+		f.ShortRate = shortCalls / sec
 		f.AnalyticBusy = long / s.covered
 	}
 	if s.statements > 0 {

@@ -157,7 +157,7 @@ func sampleSQL(f features) string {
 	}
 	fmt.Fprintf(&b, " (SELECT coalesce(json_agg(json_build_object('pid', a.pid, 'state', a.state,\n"+
 		"   'queryStart', a.query_start, 'stateChange', a.state_change, 'queryId', %s,\n"+
-		"   'bulk', a.pid IN (%s))), '[]')\n"+
+		"   'bulk', a.pid IN (%s), 'writes', a.backend_xid IS NOT NULL)), '[]')\n"+
 		"  FROM pg_stat_activity a WHERE a.datid = d.datid AND a.pid <> pg_backend_pid()\n"+
 		"   AND a.backend_type = 'client backend')\n", queryID, strings.Join(bulk, " UNION ALL "))
 	b.WriteString("FROM pg_stat_database d WHERE d.datname = current_database()")

@@ -123,4 +123,3 @@ func TestIdleStaysUnknown(t *testing.T) {
 		t.Errorf("%d of %d windows idle: %v", got, len(verdicts), verdicts)
 	}
 }
-
