@@ -46,11 +46,11 @@ type sums struct {
 	// caught running young, and sampledWeight their analytic weight by age.
 	dbResidual, dbLong, dbTransactions float64
 	sampled, sampledWeight             float64
-	shortUnknown                     bool // an interval had no measure of transactional time
-	written, read                    int64
-	sources                          map[string]int
-	fallbacks                        map[string]int
-	discarded                        map[string]int
+	shortUnknown                       bool // an interval had no measure of transactional time
+	written, read                      int64
+	sources                            map[string]int
+	fallbacks                          map[string]int
+	discarded                          map[string]int
 }
 
 func (s *sums) add(o sums) {
