@@ -323,14 +323,17 @@ func (s *Server) CreateDatabase(ctx context.Context, name string) error {
 	return err
 }
 
-// DSN is a URL for user on database db over TCP, without TLS.
+// DSN is a URL for user on database db over TCP: with sslmode=disable, or, when the server has
+// TLS (WithTLS), with no sslmode so that the client chooses.
 func (s *Server) DSN(user, password, db string) string {
 	u := url.URL{
-		Scheme:   "postgres",
-		User:     url.UserPassword(user, password),
-		Host:     net.JoinHostPort(s.Host, strconv.Itoa(s.Port)),
-		Path:     "/" + db,
-		RawQuery: "sslmode=disable",
+		Scheme: "postgres",
+		User:   url.UserPassword(user, password),
+		Host:   net.JoinHostPort(s.Host, strconv.Itoa(s.Port)),
+		Path:   "/" + db,
+	}
+	if s.caPEM == nil {
+		u.RawQuery = "sslmode=disable"
 	}
 	return u.String()
 }
