@@ -31,6 +31,13 @@ const (
 	AnnotationHubUsername = "hub.jupyter.org/username"
 )
 
+// JupyterHub named servers: KubeSpawner's key for a server's name. NotebookSpread does not read
+// it (a user counts once, whichever servers run); the notebook scenarios set it as KubeSpawner does.
+const (
+	// AnnotationHubServername holds a named server's name; a user's default server has none.
+	AnnotationHubServername = "hub.jupyter.org/servername"
+)
+
 // KWOK conventions, used by the local test cluster (test/localcluster). These are KWOK's keys.
 const (
 	// AnnotationKWOKNode marks a node that KWOK simulates. The local cluster's KWOK manages
@@ -38,4 +45,18 @@ const (
 	AnnotationKWOKNode = "kwok.x-k8s.io/node"
 	// KWOKNodeFake is the value of AnnotationKWOKNode on simulated nodes.
 	KWOKNodeFake = "fake"
+)
+
+// Classifier annotations on database pods, beside LabelWorkloadType: what the classifier
+// (pkg/classifier) last concluded and why. The classifier controller writes them; people read them.
+const (
+	// AnnotationWorkloadConfidence holds the share of the latest voting windows that agreed with
+	// the type, e.g. "0.90" (classifier.Result.Confidence).
+	AnnotationWorkloadConfidence = Prefix + "workload-confidence"
+	// AnnotationWorkloadReasons holds the measurements of the latest window
+	// (classifier.Result.Reasons), e.g. "window 42 oltp: ...; longShare=0.000 shortPerS=700.1 ...".
+	AnnotationWorkloadReasons = Prefix + "workload-reasons"
+	// AnnotationWorkloadClassifiedAt holds when the type was adopted, RFC 3339
+	// (classifier.Result.Since).
+	AnnotationWorkloadClassifiedAt = Prefix + "workload-classified-at"
 )
