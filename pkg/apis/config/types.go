@@ -40,3 +40,36 @@ type NodeClassScores struct {
 	// OtherType scores a node of the other type.
 	OtherType int32
 }
+
+// NotebookSpreadMode says whether notebook servers are spread over nodes or packed onto few.
+type NotebookSpreadMode string
+
+const (
+	// ModeSpread prefers the node with the fewest notebook users.
+	ModeSpread NotebookSpreadMode = "Spread"
+	// ModePack prefers the node with the most notebook users.
+	ModePack NotebookSpreadMode = "Pack"
+)
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// NotebookSpreadArgs holds the arguments of the NotebookSpread plugin.
+type NotebookSpreadArgs struct {
+	metav1.TypeMeta
+
+	// Mode is Spread (fewest users first) or Pack (most users first).
+	Mode NotebookSpreadMode
+	// PodSelector selects the notebook server pods; never nil once defaulted.
+	PodSelector *metav1.LabelSelector
+	// UserAnnotation is the annotation that names a server's user; "" to read only UserLabel.
+	UserAnnotation string
+	// UserLabel is the label that names a server's user when the annotation is absent; "" for none.
+	UserLabel string
+	// HubLabel is the label whose value groups pods into hubs; "" groups them by namespace.
+	HubLabel string
+	// SameUserNodeAdjustment is the points, -100 to 100, that a node running one of the user's
+	// servers gains (positive) or loses (negative) against the other nodes.
+	SameUserNodeAdjustment int32
+	// MaxUsersPerNode caps the users per node (Filter); 0 means no cap.
+	MaxUsersPerNode int32
+}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 )
 
@@ -39,6 +40,58 @@ func TestSetDefaultsWorkloadTypeAffinityArgs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			SetDefaults_WorkloadTypeAffinityArgs(tt.in)
+			if diff := cmp.Diff(tt.want, tt.in); diff != "" {
+				t.Errorf("defaulted args (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSetDefaultsNotebookSpreadArgs(t *testing.T) {
+	kubeSpawner := &metav1.LabelSelector{MatchLabels: map[string]string{"component": "singleuser-server"}}
+	custom := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "jupyterhub"}}
+	tests := []struct {
+		name string
+		in   *NotebookSpreadArgs
+		want *NotebookSpreadArgs
+	}{
+		{
+			name: "empty",
+			in:   &NotebookSpreadArgs{},
+			want: &NotebookSpreadArgs{
+				Mode:                   ModeSpread,
+				PodSelector:            kubeSpawner,
+				UserAnnotation:         ptr.To("hub.jupyter.org/username"),
+				UserLabel:              ptr.To("hub.jupyter.org/username"),
+				HubLabel:               ptr.To(""),
+				SameUserNodeAdjustment: ptr.To[int32](0),
+				MaxUsersPerNode:        ptr.To[int32](0),
+			},
+		},
+		{
+			name: "set fields are kept, empty strings included",
+			in: &NotebookSpreadArgs{
+				Mode:                   ModePack,
+				PodSelector:            custom,
+				UserAnnotation:         ptr.To(""),
+				HubLabel:               ptr.To("release"),
+				SameUserNodeAdjustment: ptr.To[int32](-30),
+				MaxUsersPerNode:        ptr.To[int32](20),
+			},
+			want: &NotebookSpreadArgs{
+				Mode:                   ModePack,
+				PodSelector:            custom,
+				UserAnnotation:         ptr.To(""),
+				UserLabel:              ptr.To("hub.jupyter.org/username"),
+				HubLabel:               ptr.To("release"),
+				SameUserNodeAdjustment: ptr.To[int32](-30),
+				MaxUsersPerNode:        ptr.To[int32](20),
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			SetDefaults_NotebookSpreadArgs(tt.in)
 			if diff := cmp.Diff(tt.want, tt.in); diff != "" {
 				t.Errorf("defaulted args (-want,+got):\n%s", diff)
 			}

@@ -29,8 +29,13 @@ import (
 // Public to allow building arbitrary schemes.
 // All generated defaulters are covering - they call all nested defaulters.
 func RegisterDefaults(scheme *runtime.Scheme) error {
+	scheme.AddTypeDefaultingFunc(&NotebookSpreadArgs{}, func(obj interface{}) { SetObjectDefaults_NotebookSpreadArgs(obj.(*NotebookSpreadArgs)) })
 	scheme.AddTypeDefaultingFunc(&WorkloadTypeAffinityArgs{}, func(obj interface{}) { SetObjectDefaults_WorkloadTypeAffinityArgs(obj.(*WorkloadTypeAffinityArgs)) })
 	return nil
+}
+
+func SetObjectDefaults_NotebookSpreadArgs(in *NotebookSpreadArgs) {
+	SetDefaults_NotebookSpreadArgs(in)
 }
 
 func SetObjectDefaults_WorkloadTypeAffinityArgs(in *WorkloadTypeAffinityArgs) {

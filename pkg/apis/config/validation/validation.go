@@ -5,6 +5,9 @@ package validation
 import (
 	"fmt"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	fwk "k8s.io/kube-scheduler/framework"
 
@@ -66,6 +69,72 @@ func validateScores(path *field.Path, s config.NodeClassScores) field.ErrorList 
 	}
 	if s.SameType == s.OtherType {
 		errs = append(errs, field.Invalid(path.Child("sameType"), s.SameType, "must exceed otherType, or the plugin has no effect"))
+	}
+	return errs
+}
+
+// Limits of NotebookSpreadArgs.
+const (
+	MinSameUserNodeAdjustment = -fwk.MaxNodeScore
+	MaxSameUserNodeAdjustment = fwk.MaxNodeScore
+	MinMaxUsersPerNode        = 0
+	// MaxMaxUsersPerNode is far above any node's pod limit; a larger value is a typo.
+	MaxMaxUsersPerNode = 10000
+)
+
+var supportedNotebookModes = []string{string(config.ModeSpread), string(config.ModePack)}
+
+// ValidateNotebookSpreadArgs validates defaulted args; path is where they sit in the
+// configuration (nil at the top).
+func ValidateNotebookSpreadArgs(path *field.Path, args *config.NotebookSpreadArgs) error {
+	var errs field.ErrorList
+	switch args.Mode {
+	case config.ModeSpread, config.ModePack:
+	default:
+		errs = append(errs, field.NotSupported(path.Child("mode"), args.Mode, supportedNotebookModes))
+	}
+	errs = append(errs, validatePodSelector(path.Child("podSelector"), args.PodSelector)...)
+	if args.UserAnnotation == "" && args.UserLabel == "" {
+		errs = append(errs, field.Required(path.Child("userAnnotation"), "userAnnotation or userLabel must name the key that holds the user"))
+	}
+	for _, k := range []struct {
+		name, value string
+	}{
+		{"userAnnotation", args.UserAnnotation},
+		{"userLabel", args.UserLabel},
+		{"hubLabel", args.HubLabel},
+	} {
+		if k.value == "" {
+			continue
+		}
+		for _, msg := range validation.IsQualifiedName(k.value) {
+			errs = append(errs, field.Invalid(path.Child(k.name), k.value, msg))
+		}
+	}
+	if a := args.SameUserNodeAdjustment; int64(a) < MinSameUserNodeAdjustment || int64(a) > MaxSameUserNodeAdjustment {
+		errs = append(errs, field.Invalid(path.Child("sameUserNodeAdjustment"), a, fmt.Sprintf(
+			"must be between %d and %d: it is a share of the plugin's 0-%d score", MinSameUserNodeAdjustment, MaxSameUserNodeAdjustment, fwk.MaxNodeScore)))
+	}
+	if m := args.MaxUsersPerNode; m < MinMaxUsersPerNode || m > MaxMaxUsersPerNode {
+		errs = append(errs, field.Invalid(path.Child("maxUsersPerNode"), m, fmt.Sprintf(
+			"must be between %d (no cap) and %d", MinMaxUsersPerNode, MaxMaxUsersPerNode)))
+	}
+	return errs.ToAggregate()
+}
+
+func validatePodSelector(path *field.Path, s *metav1.LabelSelector) field.ErrorList {
+	if s == nil {
+		return field.ErrorList{field.Required(path, "")}
+	}
+	if len(s.MatchLabels) == 0 && len(s.MatchExpressions) == 0 {
+		return field.ErrorList{field.Invalid(path, "{}", "must not be empty: an empty selector makes every pod a notebook server")}
+	}
+	errs := metav1validation.ValidateLabelSelector(s, metav1validation.LabelSelectorValidationOptions{}, path)
+	if len(errs) > 0 {
+		return errs
+	}
+	if _, err := metav1.LabelSelectorAsSelector(s); err != nil {
+		errs = append(errs, field.Invalid(path, metav1.FormatLabelSelector(s), err.Error()))
 	}
 	return errs
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/likewise-dev/likewise/pkg/apis/config"
@@ -77,6 +78,93 @@ func TestValidateWorkloadTypeAffinityArgs(t *testing.T) {
 			args := valid()
 			tt.mutate(&args)
 			err := ValidateWorkloadTypeAffinityArgs(field.NewPath("args"), &args)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("error (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func validNotebook() config.NotebookSpreadArgs {
+	return config.NotebookSpreadArgs{
+		Mode:           config.ModeSpread,
+		PodSelector:    &metav1.LabelSelector{MatchLabels: map[string]string{"component": "singleuser-server"}},
+		UserAnnotation: "hub.jupyter.org/username",
+		UserLabel:      "hub.jupyter.org/username",
+	}
+}
+
+func TestValidateNotebookSpreadArgs(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*config.NotebookSpreadArgs)
+		want   string
+	}{
+		{name: "defaults", mutate: func(*config.NotebookSpreadArgs) {}},
+		{name: "pack", mutate: func(a *config.NotebookSpreadArgs) { a.Mode = config.ModePack }},
+		{name: "label only", mutate: func(a *config.NotebookSpreadArgs) { a.UserAnnotation = "" }},
+		{name: "annotation only", mutate: func(a *config.NotebookSpreadArgs) { a.UserLabel = "" }},
+		{name: "hub label", mutate: func(a *config.NotebookSpreadArgs) { a.HubLabel = "release" }},
+		{name: "adjustment bounds", mutate: func(a *config.NotebookSpreadArgs) { a.SameUserNodeAdjustment = -100 }},
+		{name: "cap", mutate: func(a *config.NotebookSpreadArgs) { a.MaxUsersPerNode = 10000 }},
+		{name: "selector with expressions", mutate: func(a *config.NotebookSpreadArgs) {
+			a.PodSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: "component", Operator: metav1.LabelSelectorOpIn, Values: []string{"singleuser-server", "notebook"}},
+			}}
+		}},
+		{
+			name:   "unknown mode",
+			mutate: func(a *config.NotebookSpreadArgs) { a.Mode = "Balance" },
+			want:   `args.mode: Unsupported value: "Balance": supported values: "Spread", "Pack"`,
+		},
+		{
+			name:   "no user key",
+			mutate: func(a *config.NotebookSpreadArgs) { a.UserAnnotation = ""; a.UserLabel = "" },
+			want:   `args.userAnnotation: Required value: userAnnotation or userLabel must name the key that holds the user`,
+		},
+		{
+			name:   "invalid keys",
+			mutate: func(a *config.NotebookSpreadArgs) { a.UserLabel = "user name"; a.HubLabel = "-hub" },
+			want: `[args.userLabel: Invalid value: "user name": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]'), ` +
+				`args.hubLabel: Invalid value: "-hub": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')]`,
+		},
+		{
+			name:   "empty selector",
+			mutate: func(a *config.NotebookSpreadArgs) { a.PodSelector = &metav1.LabelSelector{} },
+			want:   `args.podSelector: Invalid value: "{}": must not be empty: an empty selector makes every pod a notebook server`,
+		},
+		{
+			name:   "nil selector",
+			mutate: func(a *config.NotebookSpreadArgs) { a.PodSelector = nil },
+			want:   `args.podSelector: Required value`,
+		},
+		{
+			name: "bad selector operator",
+			mutate: func(a *config.NotebookSpreadArgs) {
+				a.PodSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "component", Operator: "Equals", Values: []string{"x"}}}}
+			},
+			want: `args.podSelector.matchExpressions[0].operator: Invalid value: "Equals": not a valid selector operator`,
+		},
+		{
+			name:   "adjustment out of range",
+			mutate: func(a *config.NotebookSpreadArgs) { a.SameUserNodeAdjustment = 101 },
+			want:   `args.sameUserNodeAdjustment: Invalid value: 101: must be between -100 and 100: it is a share of the plugin's 0-100 score`,
+		},
+		{
+			name:   "negative cap",
+			mutate: func(a *config.NotebookSpreadArgs) { a.MaxUsersPerNode = -1 },
+			want:   `args.maxUsersPerNode: Invalid value: -1: must be between 0 (no cap) and 10000`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := validNotebook()
+			tt.mutate(&args)
+			err := ValidateNotebookSpreadArgs(field.NewPath("args"), &args)
 			got := ""
 			if err != nil {
 				got = err.Error()
