@@ -8,6 +8,7 @@ import (
 
 	// Registers the plugin args types, defaults and conversions with kube-scheduler's scheme.
 	_ "github.com/likewise-dev/likewise/pkg/apis/config/scheme"
+	"github.com/likewise-dev/likewise/pkg/plugins/notebookspread"
 	"github.com/likewise-dev/likewise/pkg/plugins/workloadtypeaffinity"
 )
 
@@ -16,5 +17,6 @@ import (
 func RegistryOptions() []app.Option {
 	return []app.Option{
 		app.WithPlugin(workloadtypeaffinity.Name, workloadtypeaffinity.New),
+		app.WithPlugin(notebookspread.Name, notebookspread.New),
 	}
 }
