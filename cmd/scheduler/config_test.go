@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/likewise-dev/likewise/pkg/plugins"
+	"github.com/likewise-dev/likewise/pkg/plugins/notebookspread"
 	"github.com/likewise-dev/likewise/pkg/plugins/workloadtypeaffinity"
 )
 
@@ -84,6 +85,14 @@ func setup(t *testing.T, configFile, kubeconfig string) (*scheduler.Scheduler, e
 	return sched, err
 }
 
+// ourScorePlugins are the likewise Score plugins, with their weights, of each shipped profile:
+// database pods get WorkloadTypeAffinity, notebook servers NotebookSpread, never both.
+var ourScorePlugins = map[string][]schedconfig.Plugin{
+	"likewise-scheduler": {{Name: workloadtypeaffinity.Name, Weight: 5}},
+	"default-scheduler":  {{Name: workloadtypeaffinity.Name, Weight: 5}},
+	"notebook-scheduler": {{Name: notebookspread.Name, Weight: 5}},
+}
+
 // TestManifestSchedulerConfigs loads every KubeSchedulerConfiguration shipped under manifests/
 // through the real scheduler setup, and checks that each profile keeps the in-tree plugins and
 // runs ours with valid args.
@@ -132,9 +141,24 @@ func TestManifestSchedulerConfigs(t *testing.T) {
 						}
 					}
 				}
-				ours := slices.ContainsFunc(got.Score.Enabled, func(p schedconfig.Plugin) bool { return p.Name == workloadtypeaffinity.Name })
-				if !ours {
-					t.Errorf("profile %s: %s is not a Score plugin", name, workloadtypeaffinity.Name)
+				want, known := ourScorePlugins[name]
+				if !known {
+					t.Errorf("profile %s: unknown profile; add it to ourScorePlugins", name)
+					continue
+				}
+				var have []schedconfig.Plugin
+				for _, p := range got.Score.Enabled {
+					if p.Name == workloadtypeaffinity.Name || p.Name == notebookspread.Name {
+						have = append(have, p)
+					}
+				}
+				if diff := cmp.Diff(want, have); diff != "" {
+					t.Errorf("profile %s: likewise Score plugins (-want,+got):\n%s", name, diff)
+				}
+				// Sampling could leave out the one node of the pod's type, or the node with the
+				// fewest users.
+				if pct := prof.PercentageOfNodesToScore(); pct == nil || *pct != 100 {
+					t.Errorf("profile %s: percentageOfNodesToScore = %v, want 100", name, pct)
 				}
 			}
 		})
@@ -192,6 +216,24 @@ func TestBadConfigRefusesToStart(t *testing.T) {
 		{
 			file: "testdata/unknown-field.yaml",
 			want: []string{`unknown field "majority"`},
+		},
+		{
+			file: "testdata/bad-notebook-args.yaml",
+			want: []string{
+				`profiles[notebook-scheduler].pluginConfig[NotebookSpread].args.mode: Unsupported value: "Balance": supported values: "Spread", "Pack"`,
+				`profiles[notebook-scheduler].pluginConfig[NotebookSpread].args.podSelector: Invalid value: "{}": must not be empty: an empty selector makes every pod a notebook server`,
+				`profiles[notebook-scheduler].pluginConfig[NotebookSpread].args.userAnnotation: Required value: userAnnotation or userLabel must name the key that holds the user`,
+				`profiles[notebook-scheduler].pluginConfig[NotebookSpread].args.sameUserNodeAdjustment: Invalid value: 150: must be between -100 and 100`,
+				`profiles[notebook-scheduler].pluginConfig[NotebookSpread].args.maxUsersPerNode: Invalid value: -1: must be between 0 (no cap) and 10000`,
+			},
+		},
+		{
+			file: "testdata/bad-notebook-hub-label.yaml",
+			want: []string{`profiles[notebook-scheduler].pluginConfig[NotebookSpread].args.hubLabel: Invalid value: "hub name": name part must consist of alphanumeric characters`},
+		},
+		{
+			file: "testdata/notebook-unknown-field.yaml",
+			want: []string{`unknown field "maxUsers"`},
 		},
 	}
 	kubeconfig := writeKubeconfig(t)
