@@ -62,6 +62,9 @@ type Classifier struct {
 
 	prev    *Snapshot
 	running map[int32]*running
+	// indexes of the latest pg_stat_statements entries; see index.
+	indexes  [2]statementIndex
+	indexUse int
 
 	// The open window.
 	windowStart time.Time
@@ -130,17 +133,22 @@ func (c *Classifier) Observe(s Snapshot) Result {
 	c.windowStart = snap.Time
 	c.last = w
 
-	changed := c.vote(w.Verdict.Type())
+	changed := c.vote(w.Verdict)
 	r := c.Result()
 	r.Window = w
 	r.Changed = changed
 	return r
 }
 
-// vote applies one window's vote ("" for none) and reports whether the type changed.
-func (c *Classifier) vote(t Type) bool {
+// vote applies one window's verdict and reports whether the type changed.
+func (c *Classifier) vote(v Verdict) bool {
+	t := v.Type()
 	if t == "" {
-		// Idle, bulk, dead band or too little data: keep the type and any pending streak.
+		// No vote: the type stays. An idle or bulk window ends a streak towards another type (the
+		// windows of a streak are consecutive busy ones); a dead band or too little data does not.
+		if v == VerdictIdle || v == VerdictBulk {
+			c.pending, c.streak = "", 0
+		}
 		return false
 	}
 	c.votes = append(c.votes, t)

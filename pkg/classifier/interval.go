@@ -2,6 +2,7 @@ package classifier
 
 import (
 	"math"
+	"slices"
 	"time"
 )
 
@@ -229,7 +230,7 @@ func (c *Classifier) interval(prev, cur *Snapshot) (sums, string) {
 
 	fallback := ""
 	if prev.Statements != nil && cur.Statements != nil {
-		fallback = statementsProblem(prev.Statements, cur.Statements)
+		fallback = c.statementsProblem(prev.Statements, cur.Statements)
 		if fallback == "" {
 			c.addStatements(&s, prev, cur, done)
 			s.sources = map[string]int{SourceStatements: 1}
@@ -278,49 +279,41 @@ func (c *Classifier) interval(prev, cur *Snapshot) (sums, string) {
 // credited part is taken out.
 func (c *Classifier) addStatements(s *sums, prev, cur *Snapshot, done []ended) {
 	shortMs, longMs := ms(c.cfg.ShortStatement), ms(c.cfg.LongStatement)
-	own := map[int64]bool{}
-	for _, id := range cur.Own.QueryIDs {
-		own[id] = true
-	}
-	before := make(map[StatementKey]Statement, len(prev.Statements.Entries))
-	for _, e := range prev.Statements.Entries {
-		before[e.StatementKey] = e
-	}
+	before := c.index(prev.Statements)
 	type delta struct {
-		calls      int64
-		time, wal  float64
-		creditLong float64 // credited time of ended statements to take out
-		creditBulk float64
+		calls     int64
+		time, wal float64
+		credit    float64 // credited time of ended statements, to take out
+		own       bool
 	}
-	deltas := map[StatementKey]*delta{}
-	byQueryID := map[int64]StatementKey{}
-	for _, e := range cur.Statements.Entries {
-		if e.UserID == cur.Own.UserID && own[e.QueryID] {
+	entries := cur.Statements.Entries
+	deltas := make([]delta, len(entries))
+	for i, e := range entries {
+		d := &deltas[i]
+		if e.UserID == cur.Own.UserID && slices.Contains(cur.Own.QueryIDs, e.QueryID) {
+			d.own = true
 			continue
 		}
-		p := before[e.StatementKey] // absent: created within the interval, count from zero
-		d := deltas[e.StatementKey]
-		if d == nil {
-			d = &delta{}
-			deltas[e.StatementKey] = d
+		var p Statement // absent before: created within the interval, count from zero
+		if j, ok := before[e.StatementKey]; ok {
+			p = prev.Statements.Entries[j]
 		}
-		d.calls += e.Calls - p.Calls
-		d.time += e.ExecTime - p.ExecTime
-		d.wal += e.WALBytes - p.WALBytes
-		if k, ok := byQueryID[e.QueryID]; !ok || deltas[k].time < d.time {
-			byQueryID[e.QueryID] = e.StatementKey
-		}
+		d.calls, d.time, d.wal = e.Calls-p.Calls, e.ExecTime-p.ExecTime, e.WALBytes-p.WALBytes
 	}
 	for _, e := range done {
 		if e.credited == 0 {
 			continue
 		}
-		if k, ok := byQueryID[e.queryID]; ok && e.queryID != 0 && deltas[k].time > 0 {
-			if e.bulk {
-				deltas[k].creditBulk += e.credited
-			} else {
-				deltas[k].creditLong += e.credited
+		// The statement's whole time is in its entry's delta: take out what was counted.
+		best := -1
+		for i := range entries {
+			if e.queryID != 0 && entries[i].QueryID == e.queryID && !deltas[i].own && deltas[i].time > 0 &&
+				(best < 0 || deltas[i].time > deltas[best].time) {
+				best = i
 			}
+		}
+		if best >= 0 {
+			deltas[best].credit += e.credited
 			continue
 		}
 		// The entry is unknown (PostgreSQL 13, or evicted): take it out of what it was
@@ -332,14 +325,14 @@ func (c *Classifier) addStatements(s *sums, prev, cur *Snapshot, done []ended) {
 		}
 	}
 	for _, d := range deltas {
-		if d.calls <= 0 || d.time <= 0 {
+		if d.own || d.calls <= 0 || d.time <= 0 {
 			continue
 		}
 		s.statements += d.calls
 		s.statementsTime += d.time
 		w := analyticWeight(d.time/float64(d.calls), shortMs, longMs)
 		s.shortCalls += (1 - w) * float64(d.calls)
-		t := max(d.time-d.creditLong-d.creditBulk, 0)
+		t := max(d.time-d.credit, 0)
 		analytic := w * t
 		s.short += t - analytic
 		if analytic > 0 && d.wal/d.time >= c.cfg.BulkWALBytesPerMs {
@@ -350,9 +343,44 @@ func (c *Classifier) addStatements(s *sums, prev, cur *Snapshot, done []ended) {
 	}
 }
 
+// index maps the entries of st to their positions. The last two indexes are kept (each holds
+// its snapshot, so its address is not reused), so that each snapshot is indexed once: as the
+// current one, then as the previous one.
+func (c *Classifier) index(st *Statements) map[StatementKey]int {
+	c.indexUse++
+	oldest := 0
+	for i := range c.indexes {
+		x := &c.indexes[i]
+		if x.of == st {
+			x.used = c.indexUse
+			return x.m
+		}
+		if x.used < c.indexes[oldest].used {
+			oldest = i
+		}
+	}
+	x := &c.indexes[oldest]
+	if x.m == nil {
+		x.m = make(map[StatementKey]int, len(st.Entries))
+	}
+	clear(x.m)
+	for i, e := range st.Entries {
+		x.m[e.StatementKey] = i
+	}
+	x.of, x.used = st, c.indexUse
+	return x.m
+}
+
+// statementIndex is one snapshot's index of pg_stat_statements entries.
+type statementIndex struct {
+	of   *Statements
+	m    map[StatementKey]int
+	used int
+}
+
 // statementsProblem says why the pg_stat_statements deltas between two snapshots are not
 // usable, or "".
-func statementsProblem(prev, cur *Statements) string {
+func (c *Classifier) statementsProblem(prev, cur *Statements) string {
 	if prev.Version != cur.Version {
 		return StatementsVersion
 	}
@@ -364,16 +392,13 @@ func statementsProblem(prev, cur *Statements) string {
 			return StatementsEvicted
 		}
 	}
-	now := make(map[StatementKey]*Statement, len(cur.Entries))
-	for i := range cur.Entries {
-		now[cur.Entries[i].StatementKey] = &cur.Entries[i]
-	}
+	now := c.index(cur)
 	for _, p := range prev.Entries {
-		e := now[p.StatementKey]
-		if e == nil {
+		i, ok := now[p.StatementKey]
+		if !ok {
 			return StatementsEvicted // gone: evicted, or reset one by one
 		}
-		if e.Calls < p.Calls || e.ExecTime < p.ExecTime || e.WALBytes < p.WALBytes {
+		if e := &cur.Entries[i]; e.Calls < p.Calls || e.ExecTime < p.ExecTime || e.WALBytes < p.WALBytes {
 			return StatementsReset
 		}
 	}

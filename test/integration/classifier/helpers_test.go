@@ -211,6 +211,19 @@ func (m *monitor) waitType(ctx context.Context, want classifier.Type, n int) {
 	}
 }
 
+// waitVerdict waits until a window votes want, at most n more windows.
+func (m *monitor) waitVerdict(ctx context.Context, want classifier.Verdict, n int) {
+	m.t.Helper()
+	from := m.windowCount()
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Duration(n)*window*4+time.Minute, true,
+		func(context.Context) (bool, error) {
+			return slices.Contains(m.verdicts(from), want) || m.windowCount() >= from+n, nil
+		})
+	if err != nil || !slices.Contains(m.verdicts(from), want) {
+		m.t.Fatalf("no window voted %s in %d windows (err %v): %v", want, n, err, m.verdicts(from))
+	}
+}
+
 func (m *monitor) windowCount() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -274,21 +287,30 @@ func (m *monitor) stop() {
 	m.snaps = nil
 }
 
-// writeSnapshots writes one snapshot a line, leaving out pg_stat_statements entries that did not
-// change during the run (setup statements): they cannot affect a delta.
+// writeSnapshots writes one snapshot a line, leaving out pg_stat_statements entries that were in
+// every snapshot with the same counters (setup statements): they cannot affect a delta.
 func writeSnapshots(path string, snaps []classifier.Snapshot) error {
-	changed := map[classifier.StatementKey]bool{}
+	seen := map[classifier.StatementKey]int{}
 	first := map[classifier.StatementKey]classifier.Statement{}
+	keep := map[classifier.StatementKey]bool{}
+	withStatements := 0
 	for _, s := range snaps {
 		if s.Statements == nil {
 			continue
 		}
+		withStatements++
 		for _, e := range s.Statements.Entries {
+			seen[e.StatementKey]++
 			if f, ok := first[e.StatementKey]; !ok {
 				first[e.StatementKey] = e
 			} else if f != e {
-				changed[e.StatementKey] = true
+				keep[e.StatementKey] = true
 			}
+		}
+	}
+	for k, n := range seen {
+		if n != withStatements {
+			keep[k] = true // appeared or disappeared: a reset or an eviction
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -298,7 +320,7 @@ func writeSnapshots(path string, snaps []classifier.Snapshot) error {
 	for _, s := range snaps {
 		if s.Statements != nil {
 			st := *s.Statements
-			st.Entries = slices.DeleteFunc(slices.Clone(st.Entries), func(e classifier.Statement) bool { return !changed[e.StatementKey] })
+			st.Entries = slices.DeleteFunc(slices.Clone(st.Entries), func(e classifier.Statement) bool { return !keep[e.StatementKey] })
 			s.Statements = &st
 		}
 		line, err := json.Marshal(s)
