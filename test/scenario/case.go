@@ -17,17 +17,25 @@ import (
 
 // Profiles of the scheduler that SchedulerConfig describes.
 const (
-	// ProfileLikewise is manifests/scheduler/base/scheduler-config.yaml's profile, as shipped.
+	// ProfileLikewise is manifests/scheduler/base/scheduler-config.yaml's database profile, as
+	// shipped.
 	ProfileLikewise = "likewise-scheduler"
+	// ProfileNotebook is the same file's notebook profile, as shipped.
+	ProfileNotebook = "notebook-scheduler"
 	// ProfileDefault is kube-scheduler's default profile: no likewise plugin.
 	ProfileDefault = "default-scheduler"
-	// ProfileRequired is the shipped profile with WorkloadTypeAffinity in Required mode.
+	// ProfileRequired is the shipped database profile with WorkloadTypeAffinity in Required mode.
 	ProfileRequired = "likewise-required"
+	// ProfileNotebookCap is the shipped notebook profile with maxUsersPerNode set to NotebookCap.
+	ProfileNotebookCap = "notebook-cap"
 )
 
+// NotebookCap is maxUsersPerNode in ProfileNotebookCap.
+const NotebookCap = 3
+
 // SchedulerConfig returns the shipped second-scheduler config with leader election off (one
-// scheduler runs) and two more profiles: kube-scheduler's default, to compare with, and the
-// shipped profile in Required mode.
+// scheduler runs), its profiles as shipped, and three more: kube-scheduler's default, to compare
+// with, the database profile in Required mode, and the notebook profile with a cap.
 func SchedulerConfig() ([]byte, error) {
 	root, err := localcluster.RepoRoot()
 	if err != nil {
@@ -44,33 +52,49 @@ func SchedulerConfig() ([]byte, error) {
 	}
 	cfg["leaderElection"] = map[string]any{"leaderElect": false}
 	profiles, _ := cfg["profiles"].([]any)
-	if len(profiles) != 1 {
-		return nil, fmt.Errorf("%s has %d profiles, want 1", path, len(profiles))
+	required, err := deriveProfile(profiles, ProfileLikewise, ProfileRequired, "WorkloadTypeAffinity", "mode", "Required")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	// A deep copy of the shipped profile, through YAML.
-	shipped, err := yaml.Marshal(profiles[0])
+	capped, err := deriveProfile(profiles, ProfileNotebook, ProfileNotebookCap, "NotebookSpread", "maxUsersPerNode", NotebookCap)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	cfg["profiles"] = append(profiles, map[string]any{"schedulerName": ProfileDefault}, required, capped)
+	return yaml.Marshal(cfg)
+}
+
+// deriveProfile returns a copy of profile from, named to, with one arg of plugin's pluginConfig
+// set to value.
+func deriveProfile(profiles []any, from, to, plugin, arg string, value any) (map[string]any, error) {
+	var shipped any
+	for _, p := range profiles {
+		if p, ok := p.(map[string]any); ok && p["schedulerName"] == from {
+			shipped = p
+		}
+	}
+	if shipped == nil {
+		return nil, fmt.Errorf("no profile %s", from)
+	}
+	// A deep copy, through YAML.
+	data, err := yaml.Marshal(shipped)
 	if err != nil {
 		return nil, err
 	}
-	var required map[string]any
-	if err := yaml.Unmarshal(shipped, &required); err != nil {
+	var derived map[string]any
+	if err := yaml.Unmarshal(data, &derived); err != nil {
 		return nil, err
 	}
-	required["schedulerName"] = ProfileRequired
-	found := false
-	pluginConfig, _ := required["pluginConfig"].([]any)
+	derived["schedulerName"] = to
+	pluginConfig, _ := derived["pluginConfig"].([]any)
 	for _, pc := range pluginConfig {
 		pc, _ := pc.(map[string]any)
-		if args, ok := pc["args"].(map[string]any); ok && pc["name"] == "WorkloadTypeAffinity" {
-			args["mode"] = "Required"
-			found = true
+		if args, ok := pc["args"].(map[string]any); ok && pc["name"] == plugin {
+			args[arg] = value
+			return derived, nil
 		}
 	}
-	if !found {
-		return nil, fmt.Errorf("%s: no args for WorkloadTypeAffinity in profile %v", path, required["schedulerName"])
-	}
-	cfg["profiles"] = append(profiles, map[string]any{"schedulerName": ProfileDefault}, required)
-	return yaml.Marshal(cfg)
+	return nil, fmt.Errorf("no args for %s in profile %s", plugin, from)
 }
 
 // Case is one run of a scenario: its own namespace and nodes, so runs sharing a cluster stay

@@ -1,8 +1,8 @@
 // Package scheduler tests likewise-scheduler end to end against a real control plane: one local
 // cluster (etcd, kube-apiserver, kube-controller-manager, KWOK) per test package, and the real
-// bin/likewise-scheduler binary running the shipped profile next to kube-scheduler's default
-// profile and a Required-mode profile (scenario.SchedulerConfig). Each test case makes its own
-// nodes and namespace.
+// bin/likewise-scheduler binary running the shipped profiles (database and notebook) next to
+// kube-scheduler's default profile, a Required-mode database profile and a notebook profile with
+// a user cap (scenario.SchedulerConfig). Each test case makes its own nodes and namespace.
 package scheduler
 
 import (
