@@ -1,6 +1,7 @@
 // Command demo is `make demo`: on the local cluster (started, or reused, in _output/local) it
-// runs likewise-scheduler and shows, as a before/after table, where kube-scheduler's default
-// profile and likewise put the same pods. It leaves the cluster and the scheduler running for a
+// runs likewise-scheduler and shows, as before/after tables, where kube-scheduler's default
+// profile and likewise put the same pods: database pods by workload type, notebook servers by
+// users per node. It leaves the cluster and the scheduler running for a
 // closer look; `make local-down` stops them.
 package main
 
@@ -57,7 +58,8 @@ func run(ctx context.Context, dir, tools string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Starting likewise-scheduler (profiles %s, %s, %s)...\n", scenario.ProfileLikewise, scenario.ProfileDefault, scenario.ProfileRequired)
+	fmt.Printf("Starting likewise-scheduler (profiles %s, %s, %s, %s, %s)...\n", scenario.ProfileLikewise, scenario.ProfileNotebook,
+		scenario.ProfileDefault, scenario.ProfileRequired, scenario.ProfileNotebookCap)
 	if err := c.StartScheduler(ctx, config, ""); err != nil {
 		return err
 	}
@@ -77,6 +79,26 @@ func run(ctx context.Context, dir, tools string) error {
 		runs = append(runs, scenario.Run{Label: r.label, Placement: placement, Types: scenario.TypesOf(pods)})
 	}
 	if err := scenario.WriteTable(os.Stdout, runs); err != nil {
+		return err
+	}
+
+	fmt.Printf("\nNotebook servers: 30 JupyterHub users log in within seconds (40 servers of 10m-50m CPU; ten\n" +
+		"users start a second, named server) on 3 nodes of 8 CPU and 32Gi, where other workloads already\n" +
+		"take 6, 4 and 0 CPU; once with kube-scheduler's default profile, once with NotebookSpread's.\n\n")
+	servers := scenario.NotebookLogins(30)
+	var userRuns []scenario.UsersRun
+	for _, r := range []struct{ label, profile string }{
+		{"before (default)", scenario.ProfileDefault},
+		{"after (notebook)", scenario.ProfileNotebook},
+	} {
+		run, err := placeNotebooks(ctx, c, r.profile, servers)
+		if err != nil {
+			return err
+		}
+		run.Label = r.label
+		userRuns = append(userRuns, run)
+	}
+	if err := scenario.WriteUsersTable(os.Stdout, userRuns); err != nil {
 		return err
 	}
 
@@ -103,6 +125,30 @@ func placeStudy(ctx context.Context, c *localcluster.Cluster, profile string, po
 		return nil, err
 	}
 	return k.WaitPlaced(ctx, c, len(pods), placeTimeout)
+}
+
+// placeNotebooks logs the users in on the notebook scene's fresh nodes under profile and returns
+// where their servers went.
+func placeNotebooks(ctx context.Context, c *localcluster.Cluster, profile string, servers []scenario.NotebookServer) (scenario.UsersRun, error) {
+	scene := scenario.DefaultNotebookScene()
+	k, err := scenario.NewNotebookCase(ctx, c, casePrefix, scene)
+	if err != nil {
+		return scenario.UsersRun{}, err
+	}
+	pods := scenario.NotebookPods(servers)
+	if _, err := k.Create(ctx, c, profile, pods); err != nil {
+		return scenario.UsersRun{}, err
+	}
+	placement, err := k.WaitPlaced(ctx, c, scene.OtherPods()+len(pods), placeTimeout)
+	if err != nil {
+		return scenario.UsersRun{}, err
+	}
+	return scenario.UsersRun{
+		Nodes:     k.Nodes,
+		Placement: placement,
+		Users:     scenario.UsersOf(servers),
+		Others:    scene.DescribeOthers(k.Nodes),
+	}, nil
 }
 
 // clearPreviousRun deletes the namespaces and nodes an earlier demo left.

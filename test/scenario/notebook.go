@@ -137,6 +137,29 @@ func DefaultNotebookScene() NotebookScene {
 	}
 }
 
+// OtherPods is how many other pods the scene runs.
+func (s NotebookScene) OtherPods() int {
+	n := 0
+	for _, p := range s.Others {
+		if p.Name != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// DescribeOthers says what else runs on each of nodes (the scene's nodes, in order), for
+// UsersRun.Others.
+func (s NotebookScene) DescribeOthers(nodes []string) map[string]string {
+	out := map[string]string{}
+	for i, p := range s.Others {
+		if i < len(nodes) && p.Name != "" {
+			out[nodes[i]] = fmt.Sprintf("%s CPU, %s (%s)", p.CPU, p.Memory, p.Name)
+		}
+	}
+	return out
+}
+
 // NewNotebookCase creates the scene's nodes and their other workloads, bound directly.
 func NewNotebookCase(ctx context.Context, c *localcluster.Cluster, prefix string, scene NotebookScene) (*Case, error) {
 	k, err := NewCase(ctx, c, prefix, make([]localcluster.NodeSpec, len(scene.Others)), scene.Capacity)

@@ -59,16 +59,10 @@ func TestNotebookSpread(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, k := newNotebookCase(t, scene)
-			others := 0
-			for _, p := range scene.Others {
-				if p.Name != "" {
-					others++
-				}
-			}
 			if _, err := k.Create(ctx, cluster, tt.profile, pods); err != nil {
 				t.Fatal(err)
 			}
-			placement, err := k.WaitPlaced(ctx, cluster, others+len(pods), placeTimeout)
+			placement, err := k.WaitPlaced(ctx, cluster, scene.OtherPods()+len(pods), placeTimeout)
 			if err != nil {
 				t.Fatal(err)
 			}
