@@ -14,8 +14,8 @@ type Config struct {
 	// several times per window (pgstats: every Window/6 or so).
 	Window time.Duration `json:"window,omitempty"`
 	// WindowsToSwitch is how many windows in a row must vote for another type before the type
-	// changes (windows that are idle, bulk or in a dead band neither count nor break the
-	// streak). Default 3; 1 to 100.
+	// changes. Idle and bulk windows end such a streak; dead-band and insufficient windows
+	// neither count nor end it. Default 3; 1 to 100.
 	WindowsToSwitch int `json:"windowsToSwitch,omitempty"`
 	// MinDwell is the least time a type is kept before it may change again. It does not delay
 	// the first classification. Default 10m; 0 to 24h.

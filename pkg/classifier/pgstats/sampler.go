@@ -32,9 +32,10 @@ const redetectEvery = 10 * time.Minute
 // again after a connection fails. It never writes, never resets statistics, and reads
 // pg_stat_statements without query text. A Sampler is not safe for concurrent use.
 type Sampler struct {
-	cfg   ConnConfig
-	pgx   *pgx.ConnConfig
-	clock clock.Clock
+	cfg    ConnConfig
+	pgx    *pgx.ConnConfig
+	clock  clock.Clock
+	target string // user@host:port/database, for logs and errors: never the password
 
 	conn       *pgx.Conn
 	info       ServerInfo
@@ -54,7 +55,8 @@ func NewSampler(cfg ConnConfig, clk clock.Clock) (*Sampler, error) {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	return &Sampler{cfg: cfg, pgx: pc, clock: clk, ownIDs: map[int64]bool{}}, nil
+	target := fmt.Sprintf("%s@%s:%d/%s", pc.User, pc.Host, pc.Port, pc.Database)
+	return &Sampler{cfg: cfg, pgx: pc, clock: clk, target: target, ownIDs: map[int64]bool{}}, nil
 }
 
 // Info is what the sampler learnt when it last connected.
@@ -73,7 +75,7 @@ func (s *Sampler) Close(ctx context.Context) error {
 // Sample takes one snapshot. On a connection error it drops the connection and returns the
 // error; the next call reconnects.
 func (s *Sampler) Sample(ctx context.Context) (classifier.Snapshot, error) {
-	logger := klog.FromContext(ctx).WithValues("target", s.cfg.String())
+	logger := klog.FromContext(ctx).WithValues("target", s.target)
 	if s.conn == nil || s.conn.IsClosed() {
 		if err := s.connect(ctx); err != nil {
 			return classifier.Snapshot{}, err
@@ -99,7 +101,7 @@ func (s *Sampler) Sample(ctx context.Context) (classifier.Snapshot, error) {
 		if s.conn != nil && (s.conn.IsClosed() || !isServerError(err)) {
 			s.drop(ctx)
 		}
-		return classifier.Snapshot{}, fmt.Errorf("sampling %s: %w", s.cfg, err)
+		return classifier.Snapshot{}, fmt.Errorf("sampling %s: %w", s.target, err)
 	}
 	if !s.lookedUp && s.info.StatStatementsUsable && !featuresOf(s.info).activityQueryID {
 		s.lookedUp = true
@@ -130,7 +132,7 @@ func (s *Sampler) connect(ctx context.Context) error {
 	conn, err := pgx.ConnectConfig(ctx, s.pgx.Copy())
 	if err != nil {
 		// pgconn's connect errors name host, user and database, never the password; redact anyway.
-		return fmt.Errorf("connecting to %s: %s", s.cfg, redact(err.Error(), s.cfg.DSN, s.cfg.Password))
+		return fmt.Errorf("connecting to %s: %s", s.target, redact(err.Error(), s.cfg.DSN, s.cfg.Password))
 	}
 	s.conn = conn
 	s.lookedUp = false
@@ -138,7 +140,7 @@ func (s *Sampler) connect(ctx context.Context) error {
 		s.drop(ctx)
 		return err
 	}
-	logger.V(2).Info("connected", "target", s.cfg.String(), "serverVersionNum", s.info.VersionNum,
+	logger.V(2).Info("connected", "target", s.target, "serverVersionNum", s.info.VersionNum,
 		"statStatements", s.info.StatStatements, "statStatementsUsable", s.info.StatStatementsUsable,
 		"reason", s.info.StatStatementsReason, "readAllStats", s.info.ReadAllStats)
 	return nil
