@@ -60,3 +60,50 @@ const (
 	// (classifier.Result.Since).
 	AnnotationWorkloadClassifiedAt = Prefix + "workload-classified-at"
 )
+
+// Classifier controller (likewise classifier): which pods it watches, how it reaches their
+// PostgreSQL, and the marker that says whose the workload-type label is. docs/classifier.md has
+// the rules; pkg/classifier/controller applies them.
+const (
+	// LabelClassify opts a pod into classification under the controller's default selector
+	// (LabelClassify=ClassifyEnabled); operator presets select their own pods instead.
+	LabelClassify = Prefix + "classify"
+	// ClassifyEnabled is the value of LabelClassify that opts a pod in.
+	ClassifyEnabled = "true"
+
+	// AnnotationWorkloadTypeSource says who set LabelWorkloadType: WorkloadTypeSourceClassifier
+	// or WorkloadTypeSourceManual. The classifier writes the label only when the pod has none and
+	// is not marked manual, or when this annotation says classifier and the label still holds the
+	// value the classifier measured (AnnotationWorkloadMeasured). Any other label is a person's
+	// and is never overwritten.
+	AnnotationWorkloadTypeSource = Prefix + "workload-type-source"
+	// WorkloadTypeSourceClassifier marks a label the classifier wrote.
+	WorkloadTypeSourceClassifier = "classifier"
+	// WorkloadTypeSourceManual marks a type declared by a person: the classifier never writes
+	// the label of such a pod, even to add one.
+	WorkloadTypeSourceManual = "manual"
+
+	// AnnotationWorkloadMeasured holds the type the classifier last measured: oltp, olap or
+	// mixed (WorkloadMixed). It is written on every classified pod, declared ones included.
+	AnnotationWorkloadMeasured = Prefix + "workload-measured"
+	// WorkloadMixed is the measured type of a database running both kinds of work. It is never a
+	// label value: the scheduler knows only oltp and olap, so a mixed pod is untyped.
+	WorkloadMixed = "mixed"
+
+	// AnnotationPostgresPort overrides the port the classifier connects to on the pod's IP
+	// (default 5432, or the controller's --default-port).
+	AnnotationPostgresPort = Prefix + "postgres-port"
+	// AnnotationPostgresDatabase names the database to sample (default: the credentials
+	// Secret's dbname key, else the controller's --default-database, postgres).
+	AnnotationPostgresDatabase = Prefix + "postgres-database"
+	// AnnotationPostgresCredentials names the Secret, in the pod's namespace, holding the
+	// monitoring role's username (or user) and password (default: --default-credentials-secret).
+	AnnotationPostgresCredentials = Prefix + "postgres-credentials-secret"
+	// AnnotationPostgresCASecret names a Secret, in the pod's namespace, whose ca.crt is the CA
+	// of the server's certificate (default: the credentials Secret's ca.crt, if it has one). With
+	// a CA the connection uses TLS with sslmode=verify-full.
+	AnnotationPostgresCASecret = Prefix + "postgres-ca-secret"
+	// AnnotationPostgresServerName is the name the server's certificate must carry (operators'
+	// certificates name their services, e.g. "<cluster>-rw", not pod IPs); default the pod IP.
+	AnnotationPostgresServerName = Prefix + "postgres-server-name"
+)

@@ -1,0 +1,324 @@
+package controller
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/likewise-dev/likewise/pkg/apis"
+	"github.com/likewise-dev/likewise/pkg/classifier"
+)
+
+// podBuilder makes database pods for the tests.
+type podBuilder struct{ pod *corev1.Pod }
+
+func newPod(name string) *podBuilder {
+	return &podBuilder{pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
+		Name: name, Namespace: "db", UID: types.UID("uid-" + name), ResourceVersion: "7",
+		Labels: map[string]string{}, Annotations: map[string]string{},
+	}}}
+}
+
+func (b *podBuilder) label(v string) *podBuilder { b.pod.Labels[apis.LabelWorkloadType] = v; return b }
+func (b *podBuilder) annotate(k, v string) *podBuilder {
+	b.pod.Annotations[k] = v
+	return b
+}
+func (b *podBuilder) source(v string) *podBuilder {
+	return b.annotate(apis.AnnotationWorkloadTypeSource, v)
+}
+func (b *podBuilder) measured(v string) *podBuilder {
+	return b.annotate(apis.AnnotationWorkloadMeasured, v)
+}
+
+// classifiedAs is a pod the classifier labelled t.
+func classifiedAs(t string) *podBuilder {
+	return newPod("db-0").label(t).source(apis.WorkloadTypeSourceClassifier).measured(t)
+}
+
+var since = time.Date(2026, 3, 1, 12, 30, 0, 0, time.FixedZone("CET", 3600))
+
+func result(t classifier.Type, confidence float64) classifier.Result {
+	return classifier.Result{
+		Type: t, Confidence: confidence, Since: since,
+		Last: &classifier.Window{Seq: 4, Verdict: classifier.Verdict(t), Why: "why"},
+	}
+}
+
+// evidence is what Decide records for result(t, 0.9).
+func evidence(measured string, source bool) map[string]string {
+	r := result(classifier.Type(measured), 0.9)
+	a := map[string]string{
+		apis.AnnotationWorkloadMeasured:     measured,
+		apis.AnnotationWorkloadConfidence:   "0.90",
+		apis.AnnotationWorkloadReasons:      r.Reasons(),
+		apis.AnnotationWorkloadClassifiedAt: "2026-03-01T11:30:00Z",
+	}
+	if source {
+		a[apis.AnnotationWorkloadTypeSource] = apis.WorkloadTypeSourceClassifier
+	}
+	return a
+}
+
+func TestOwnershipOf(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pod  *corev1.Pod
+		want Ownership
+	}{
+		{"no label", newPod("p").pod, OwnedByClassifier},
+		{"no label, marked manual", newPod("p").source(apis.WorkloadTypeSourceManual).pod, Declared},
+		{"label without a source", newPod("p").label("oltp").pod, Declared},
+		{"label marked manual", newPod("p").label("olap").source(apis.WorkloadTypeSourceManual).measured("olap").pod, Declared},
+		{"label the classifier wrote", classifiedAs("olap").pod, OwnedByClassifier},
+		{"classifier's label changed by a person", classifiedAs("oltp").label("olap").pod, Declared},
+		{"source classifier but nothing measured", newPod("p").label("oltp").source(apis.WorkloadTypeSourceClassifier).pod, Declared},
+		{"unknown source value", newPod("p").label("oltp").source("gitops").measured("oltp").pod, Declared},
+		{"invalid label value by a person", newPod("p").label("OLTP").pod, Declared},
+		{"label removed by a person after classification", newPod("p").source(apis.WorkloadTypeSourceClassifier).measured("oltp").pod, OwnedByClassifier},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := OwnershipOf(tc.pod); got != tc.want {
+				t.Errorf("OwnershipOf = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecide(t *testing.T) {
+	declaredNote := func(label, measured string) string {
+		r := result(classifier.Type(measured), 0.9)
+		return "label likewise.dev/workload-type=" + label + " was not set by the classifier: kept; measured " + measured +
+			" (confidence 0.90; " + r.Reasons() + ")"
+	}
+	for _, tc := range []struct {
+		name   string
+		pod    *corev1.Pod
+		result classifier.Result
+		want   Decision
+	}{
+		{
+			name:   "unknown changes nothing on an unlabelled pod",
+			pod:    newPod("p").pod,
+			result: classifier.Result{Type: classifier.Unknown},
+		},
+		{
+			name:   "unknown changes nothing on a classified pod",
+			pod:    classifiedAs("olap").pod,
+			result: classifier.Result{Type: classifier.Unknown},
+		},
+		{
+			name:   "first classification labels the pod",
+			pod:    newPod("p").pod,
+			result: result(classifier.OLTP, 0.9),
+			want: Decision{
+				SetLabel: "oltp", Annotations: evidence("oltp", true), Result: UpdateLabelled,
+				EventType: corev1.EventTypeNormal, EventReason: ReasonWorkloadTypeChanged,
+				EventNote: "workload type none -> oltp (confidence 0.90; " + result(classifier.OLTP, 0.9).Reasons() + ")",
+			},
+		},
+		{
+			name:   "a change of type relabels the classifier's label",
+			pod:    classifiedAs("oltp").pod,
+			result: result(classifier.OLAP, 0.9),
+			want: Decision{
+				SetLabel: "olap", Annotations: evidence("olap", true), Result: UpdateLabelled,
+				EventType: corev1.EventTypeNormal, EventReason: ReasonWorkloadTypeChanged,
+				EventNote: "workload type oltp -> olap (confidence 0.90; " + result(classifier.OLAP, 0.9).Reasons() + ")",
+			},
+		},
+		{
+			name:   "nothing changed: no patch",
+			pod:    classifiedAs("olap").pod,
+			result: result(classifier.OLAP, 0.7),
+		},
+		{
+			name:   "a label the classifier wrote and a person removed is written again",
+			pod:    newPod("p").source(apis.WorkloadTypeSourceClassifier).measured("oltp").pod,
+			result: result(classifier.OLTP, 0.9),
+			want: Decision{
+				SetLabel: "oltp", Annotations: evidence("oltp", true), Result: UpdateLabelled,
+				EventType: corev1.EventTypeNormal, EventReason: ReasonWorkloadTypeChanged,
+				EventNote: "workload type none -> oltp (confidence 0.90; " + result(classifier.OLTP, 0.9).Reasons() + ")",
+			},
+		},
+		{
+			name:   "mixed removes the classifier's label",
+			pod:    classifiedAs("oltp").pod,
+			result: result(classifier.Mixed, 0.9),
+			want: Decision{
+				RemoveLabel: true, Annotations: evidence("mixed", true), Result: UpdateUnlabelled,
+				EventType: corev1.EventTypeNormal, EventReason: ReasonWorkloadMixed,
+				EventNote: "measured mixed: removed label likewise.dev/workload-type=oltp, the scheduler treats the pod as untyped (confidence 0.90; " +
+					result(classifier.Mixed, 0.9).Reasons() + ")",
+			},
+		},
+		{
+			name:   "mixed on an unlabelled pod records the measurement, no label",
+			pod:    newPod("p").pod,
+			result: result(classifier.Mixed, 0.9),
+			want: Decision{
+				Annotations: evidence("mixed", false), Result: UpdateAnnotated,
+				EventType: corev1.EventTypeNormal, EventReason: ReasonWorkloadMixed,
+				EventNote: "measured mixed: no label, the scheduler treats the pod as untyped (confidence 0.90; " +
+					result(classifier.Mixed, 0.9).Reasons() + ")",
+			},
+		},
+		{
+			name:   "mixed already recorded: no patch",
+			pod:    newPod("p").source(apis.WorkloadTypeSourceClassifier).measured("mixed").pod,
+			result: result(classifier.Mixed, 0.8),
+		},
+		{
+			name:   "mixed then oltp labels again",
+			pod:    newPod("p").source(apis.WorkloadTypeSourceClassifier).measured("mixed").pod,
+			result: result(classifier.OLTP, 0.9),
+			want: Decision{
+				SetLabel: "oltp", Annotations: evidence("oltp", true), Result: UpdateLabelled,
+				EventType: corev1.EventTypeNormal, EventReason: ReasonWorkloadTypeChanged,
+				EventNote: "workload type none -> oltp (confidence 0.90; " + result(classifier.OLTP, 0.9).Reasons() + ")",
+			},
+		},
+		{
+			name:   "a person's label is kept; the measurement is recorded once",
+			pod:    newPod("p").label("olap").pod,
+			result: result(classifier.OLTP, 0.9),
+			want: Decision{
+				Annotations: evidence("oltp", false), Result: UpdateAnnotated,
+				EventType: corev1.EventTypeNormal, EventReason: ReasonWorkloadTypeDeclared,
+				EventNote: declaredNote("olap", "oltp"),
+			},
+		},
+		{
+			name:   "a person's label, measurement already recorded: no patch",
+			pod:    newPod("p").label("olap").measured("oltp").pod,
+			result: result(classifier.OLTP, 0.9),
+		},
+		{
+			name:   "a person's label agreeing with the measurement is still not the classifier's",
+			pod:    newPod("p").label("oltp").pod,
+			result: result(classifier.OLTP, 0.9),
+			want: Decision{
+				Annotations: evidence("oltp", false), Result: UpdateAnnotated,
+				EventType: corev1.EventTypeNormal, EventReason: ReasonWorkloadTypeDeclared,
+				EventNote: declaredNote("oltp", "oltp"),
+			},
+		},
+		{
+			name:   "a person relabelled a classified pod: kept, even with the classifier's source annotation",
+			pod:    classifiedAs("oltp").label("olap").pod,
+			result: result(classifier.OLTP, 0.9),
+		},
+		{
+			name:   "a person relabelled a classified pod, then the measurement changes: kept, recorded",
+			pod:    classifiedAs("oltp").label("olap").pod,
+			result: result(classifier.Mixed, 0.9),
+			want: Decision{
+				Annotations: evidence("mixed", false), Result: UpdateAnnotated,
+				EventType: corev1.EventTypeNormal, EventReason: ReasonWorkloadTypeDeclared,
+				EventNote: declaredNote("olap", "mixed"),
+			},
+		},
+		{
+			name:   "mixed never removes a person's label",
+			pod:    newPod("p").label("oltp").source(apis.WorkloadTypeSourceManual).pod,
+			result: result(classifier.Mixed, 0.9),
+			want: Decision{
+				Annotations: evidence("mixed", false), Result: UpdateAnnotated,
+				EventType: corev1.EventTypeNormal, EventReason: ReasonWorkloadTypeDeclared,
+				EventNote: declaredNote("oltp", "mixed"),
+			},
+		},
+		{
+			name:   "a pod marked manual without a label gets none",
+			pod:    newPod("p").source(apis.WorkloadTypeSourceManual).pod,
+			result: result(classifier.OLAP, 0.9),
+			want: Decision{
+				Annotations: evidence("olap", false), Result: UpdateAnnotated,
+				EventType: corev1.EventTypeNormal, EventReason: ReasonWorkloadTypeDeclared,
+				EventNote: "pod is marked likewise.dev/workload-type-source=manual: no label written; measured olap (confidence 0.90; " +
+					result(classifier.OLAP, 0.9).Reasons() + ")",
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := tc.pod.DeepCopy()
+			got := Decide(tc.pod, tc.result)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Decide (-want,+got):\n%s", diff)
+			}
+			if got.IsZero() != (tc.want.SetLabel == "" && !tc.want.RemoveLabel && tc.want.Annotations == nil) {
+				t.Errorf("IsZero = %v for %+v", got.IsZero(), got)
+			}
+			if diff := cmp.Diff(before, tc.pod); diff != "" {
+				t.Errorf("Decide modified the pod (-before,+after):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecideFormats(t *testing.T) {
+	r := result(classifier.OLAP, 2.0/3)
+	r.Last.Why = strings.Repeat("x", 2000)
+	d := Decide(newPod("p").pod, r)
+	if got := d.Annotations[apis.AnnotationWorkloadConfidence]; got != "0.67" {
+		t.Errorf("confidence %q, want 0.67", got)
+	}
+	if got := d.Annotations[apis.AnnotationWorkloadClassifiedAt]; got != "2026-03-01T11:30:00Z" {
+		t.Errorf("classified-at %q, want RFC 3339 in UTC", got)
+	}
+	reasons := d.Annotations[apis.AnnotationWorkloadReasons]
+	if len(reasons) != maxReasonsLength || !strings.HasSuffix(reasons, "...") {
+		t.Errorf("reasons of %d bytes ending %q: want %d bytes ending ...", len(reasons), reasons[len(reasons)-5:], maxReasonsLength)
+	}
+}
+
+func TestPatchData(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pod  *corev1.Pod
+		d    Decision
+		want string
+	}{
+		{
+			name: "set label and annotations",
+			pod:  newPod("p").pod,
+			d:    Decision{SetLabel: "oltp", Annotations: map[string]string{apis.AnnotationWorkloadMeasured: "oltp"}},
+			want: `{"metadata":{"annotations":{"likewise.dev/workload-measured":"oltp"},"labels":{"likewise.dev/workload-type":"oltp"},"resourceVersion":"7"}}`,
+		},
+		{
+			name: "remove label",
+			pod:  newPod("p").pod,
+			d:    Decision{RemoveLabel: true, Annotations: map[string]string{apis.AnnotationWorkloadMeasured: "mixed"}},
+			want: `{"metadata":{"annotations":{"likewise.dev/workload-measured":"mixed"},"labels":{"likewise.dev/workload-type":null},"resourceVersion":"7"}}`,
+		},
+		{
+			name: "annotations only",
+			pod:  newPod("p").pod,
+			d:    Decision{Annotations: map[string]string{apis.AnnotationWorkloadMeasured: "olap"}},
+			want: `{"metadata":{"annotations":{"likewise.dev/workload-measured":"olap"},"resourceVersion":"7"}}`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := PatchData(tc.pod, tc.d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, string(got)); diff != "" {
+				t.Errorf("patch (-want,+got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("no resourceVersion", func(t *testing.T) {
+		pod := newPod("p").pod
+		pod.ResourceVersion = ""
+		if _, err := PatchData(pod, Decision{SetLabel: "oltp"}); err == nil {
+			t.Error("no error for a pod without resourceVersion: the patch would be unconditional")
+		}
+	})
+}

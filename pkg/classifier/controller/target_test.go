@@ -1,0 +1,326 @@
+package controller
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/likewise-dev/likewise/pkg/apis"
+	"github.com/likewise-dev/likewise/pkg/classifier/pgstats"
+)
+
+func testConfig() Config {
+	return Config{
+		Selector:                 labels.SelectorFromSet(labels.Set{apis.LabelClassify: apis.ClassifyEnabled}),
+		DefaultCredentialsSecret: DefaultCredentialsSecret,
+		DefaultDatabase:          DefaultDatabase,
+		DefaultPort:              DefaultPort,
+		Interval:                 DefaultInterval,
+		QueryTimeout:             DefaultQueryTimeout,
+		MaxBackoff:               DefaultMaxBackoff,
+		Workers:                  DefaultWorkers,
+	}
+}
+
+func (b *podBuilder) ip(ip string) *podBuilder { b.pod.Status.PodIP = ip; return b }
+
+func TestResolveTarget(t *testing.T) {
+	cnpg, err := LookupPreset("cnpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withServerName := testConfig()
+	withServerName.DefaultServerName = cnpg.ServerName
+	cnpgPod := newPod("app-1").ip("127.1.2.3")
+	cnpgPod.pod.Labels["cnpg.io/cluster"] = "app"
+
+	for _, tc := range []struct {
+		name    string
+		pod     *corev1.Pod
+		cfg     Config
+		want    Target
+		wantErr string
+	}{
+		{
+			name: "defaults",
+			pod:  newPod("p").ip("127.1.2.3").pod,
+			want: Target{Host: "127.1.2.3", Port: 5432, Namespace: "db", CredentialsSecret: "likewise-monitor"},
+		},
+		{
+			name: "every annotation",
+			pod: newPod("p").ip("127.1.2.3").annotate(apis.AnnotationPostgresPort, "6432").
+				annotate(apis.AnnotationPostgresDatabase, "app").
+				annotate(apis.AnnotationPostgresCredentials, "app-monitor").
+				annotate(apis.AnnotationPostgresCASecret, "app-ca").
+				annotate(apis.AnnotationPostgresServerName, "app-rw.db.svc").pod,
+			want: Target{Host: "127.1.2.3", Port: 6432, Database: "app", Namespace: "db", CredentialsSecret: "app-monitor",
+				CASecret: "app-ca", ServerName: "app-rw.db.svc"},
+		},
+		{
+			name: "preset server name",
+			pod:  cnpgPod.pod,
+			cfg:  withServerName,
+			want: Target{Host: "127.1.2.3", Port: 5432, Namespace: "db", CredentialsSecret: "likewise-monitor", ServerName: "app-rw"},
+		},
+		{
+			name: "annotation beats the preset's server name",
+			pod:  cnpgPod.pod.DeepCopy(),
+			cfg:  withServerName,
+		},
+		{
+			name: "IPv6 pod",
+			pod:  newPod("p").ip("::1").pod,
+			want: Target{Host: "::1", Port: 5432, Namespace: "db", CredentialsSecret: "likewise-monitor"},
+		},
+		{name: "no IP", pod: newPod("p").pod, wantErr: `pod has no valid IP (status.podIP "")`},
+		{
+			name:    "bad port",
+			pod:     newPod("p").ip("127.1.2.3").annotate(apis.AnnotationPostgresPort, "postgres").pod,
+			wantErr: `annotation likewise.dev/postgres-port="postgres": must be a port number from 1 to 65535`,
+		},
+		{
+			name:    "port out of range",
+			pod:     newPod("p").ip("127.1.2.3").annotate(apis.AnnotationPostgresPort, "70000").pod,
+			wantErr: `annotation likewise.dev/postgres-port="70000": must be a port number from 1 to 65535`,
+		},
+		{
+			name:    "port zero",
+			pod:     newPod("p").ip("127.1.2.3").annotate(apis.AnnotationPostgresPort, "0").pod,
+			wantErr: `annotation likewise.dev/postgres-port="0": must be a port number from 1 to 65535`,
+		},
+		{
+			name:    "empty database",
+			pod:     newPod("p").ip("127.1.2.3").annotate(apis.AnnotationPostgresDatabase, " ").pod,
+			wantErr: `annotation likewise.dev/postgres-database=" ": must be a database name of 1 to 63 characters`,
+		},
+		{
+			name:    "bad secret name",
+			pod:     newPod("p").ip("127.1.2.3").annotate(apis.AnnotationPostgresCredentials, "../etc").pod,
+			wantErr: `annotation likewise.dev/postgres-credentials-secret="../etc": not a Secret name`,
+		},
+		{
+			name:    "bad server name",
+			pod:     newPod("p").ip("127.1.2.3").annotate(apis.AnnotationPostgresServerName, "a b").pod,
+			wantErr: `annotation likewise.dev/postgres-server-name="a b": not a DNS name or IP address`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			if cfg.Selector == nil {
+				cfg = testConfig()
+			}
+			if tc.name == "annotation beats the preset's server name" {
+				tc.pod.Annotations[apis.AnnotationPostgresServerName] = "app-ro.db.svc"
+				tc.want = Target{Host: "127.1.2.3", Port: 5432, Namespace: "db", CredentialsSecret: "likewise-monitor", ServerName: "app-ro.db.svc"}
+			}
+			got, err := ResolveTarget(tc.pod, cfg)
+			if tc.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one starting %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("ResolveTarget (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// testCA returns a self-signed CA certificate in PEM.
+func testCA(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func secret(name, version string, data map[string]string) *corev1.Secret {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "db", ResourceVersion: version}, Data: map[string][]byte{}}
+	for k, v := range data {
+		s.Data[k] = []byte(v)
+	}
+	return s
+}
+
+func TestCredentialsFrom(t *testing.T) {
+	ca := string(testCA(t))
+	target := Target{Host: "127.1.2.3", Port: 5432, Namespace: "db", CredentialsSecret: "likewise-monitor"}
+	withCASecret := target
+	withCASecret.CASecret = "db-ca"
+	for _, tc := range []struct {
+		name    string
+		target  Target
+		creds   *corev1.Secret
+		ca      *corev1.Secret
+		want    Credentials
+		wantErr string
+	}{
+		{
+			name:   "username and password",
+			target: target,
+			creds:  secret("likewise-monitor", "1", map[string]string{"username": "monitor", "password": "s3cret"}),
+			want:   Credentials{User: "monitor", Password: "s3cret", Version: "1"},
+		},
+		{
+			name:   "Crunchy's user key, dbname and a CA in the same Secret",
+			target: target,
+			creds:  secret("likewise-monitor", "2", map[string]string{"user": "monitor", "password": "s3cret", "dbname": "app", "ca.crt": ca}),
+			want:   Credentials{User: "monitor", Password: "s3cret", Database: "app", CAPEM: []byte(ca), Version: "2"},
+		},
+		{
+			name:   "CA from its own Secret",
+			target: withCASecret,
+			creds:  secret("likewise-monitor", "3", map[string]string{"username": "monitor", "password": "s3cret"}),
+			ca:     secret("db-ca", "9", map[string]string{"ca.crt": ca, "tls.key": "never read"}),
+			want:   Credentials{User: "monitor", Password: "s3cret", CAPEM: []byte(ca), Version: "3,9"},
+		},
+		{
+			name:    "no username",
+			target:  target,
+			creds:   secret("likewise-monitor", "1", map[string]string{"password": "s3cret"}),
+			wantErr: `secret db/likewise-monitor has no "username" (or "user") key`,
+		},
+		{
+			name:    "no password",
+			target:  target,
+			creds:   secret("likewise-monitor", "1", map[string]string{"username": "monitor"}),
+			wantErr: `secret db/likewise-monitor has no "password" key`,
+		},
+		{
+			name:    "ca.crt that is not a certificate",
+			target:  target,
+			creds:   secret("likewise-monitor", "1", map[string]string{"username": "monitor", "password": "s3cret", "ca.crt": "s3cret-looking"}),
+			wantErr: `secret db/likewise-monitor: "ca.crt" holds no PEM certificate`,
+		},
+		{
+			name:    "CA Secret without ca.crt",
+			target:  withCASecret,
+			creds:   secret("likewise-monitor", "1", map[string]string{"username": "monitor", "password": "s3cret"}),
+			ca:      secret("db-ca", "9", map[string]string{"tls.crt": ca}),
+			wantErr: `secret db/db-ca has no "ca.crt" key`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := CredentialsFrom(tc.target, tc.creds, tc.ca)
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "s3cret") {
+					t.Errorf("error shows a secret value: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("CredentialsFrom (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestConnConfig(t *testing.T) {
+	ca := testCA(t)
+	target := Target{Host: "127.1.2.3", Port: 6432, Namespace: "db", CredentialsSecret: "m", ServerName: "app-rw"}
+	for _, tc := range []struct {
+		name   string
+		target Target
+		creds  Credentials
+		want   pgstats.ConnConfig
+	}{
+		{
+			name:   "no CA: sslmode prefer, no server name, default database",
+			target: target,
+			creds:  Credentials{User: "monitor", Password: "pw"},
+			want: pgstats.ConnConfig{DSN: "postgres://monitor@127.1.2.3:6432/postgres?sslmode=prefer", Password: "pw",
+				RestrictKeys: true, StatementTimeout: 3 * time.Second, ConnectTimeout: 3 * time.Second},
+		},
+		{
+			name:   "CA: verify-full with the server name; the Secret's database",
+			target: target,
+			creds:  Credentials{User: "monitor", Password: "pw", Database: "app", CAPEM: ca},
+			want: pgstats.ConnConfig{DSN: "postgres://monitor@127.1.2.3:6432/app?sslmode=verify-full", Password: "pw", CAPEM: ca,
+				ServerName: "app-rw", RestrictKeys: true, StatementTimeout: 3 * time.Second, ConnectTimeout: 3 * time.Second},
+		},
+		{
+			name:   "the annotation's database beats the Secret's; odd names are escaped",
+			target: Target{Host: "::1", Port: 5432, Database: "my db/x"},
+			creds:  Credentials{User: "mon@itor", Password: "pw", Database: "app"},
+			want: pgstats.ConnConfig{DSN: "postgres://mon%40itor@[::1]:5432/my%20db%2Fx?sslmode=prefer", Password: "pw",
+				RestrictKeys: true, StatementTimeout: 3 * time.Second, ConnectTimeout: 3 * time.Second},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ConnConfig(tc.target, tc.creds, "postgres", 3*time.Second)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("ConnConfig (-want,+got):\n%s", diff)
+			}
+			// pgstats accepts it and names the target as written.
+			if _, err := pgstats.NewSampler(got, nil); err != nil {
+				t.Errorf("pgstats refuses it: %v", err)
+			}
+		})
+	}
+}
+
+func TestClassifySampleError(t *testing.T) {
+	// The texts are pgstats' and pgconn's, as recorded from real failures.
+	for _, tc := range []struct {
+		err  string
+		want Failure
+	}{
+		{"connecting to m@127.1.2.3:5432/postgres: failed to connect to `user=m database=postgres`: 127.1.2.3:5432 (127.1.2.3): dial error: dial tcp 127.1.2.3:5432: connect: connection refused", FailureDatabaseUnreachable},
+		{"connecting to m@127.1.2.3:5432/postgres: failed to connect to `user=m database=postgres`: 127.1.2.3:5432 (127.1.2.3): dial error: timeout: dial tcp 127.1.2.3:5432: i/o timeout", FailureDatabaseUnreachable},
+		{"connecting to m@127.1.2.3:5432/postgres: failed to connect to `user=m database=postgres`: 127.1.2.3:5432 (127.1.2.3): server error: FATAL: password authentication failed for user \"m\" (SQLSTATE 28P01)", FailureCredentialsInvalid},
+		{"connecting to m@127.1.2.3:5432/postgres: failed to connect to `user=m database=postgres`: 127.1.2.3:5432 (127.1.2.3): server error: FATAL: no pg_hba.conf entry for host \"127.0.0.1\" (SQLSTATE 28000)", FailureCredentialsInvalid},
+		{"connecting to m@127.1.2.3:5432/app: failed to connect to `user=m database=app`: 127.1.2.3:5432 (127.1.2.3): server error: FATAL: permission denied for database \"app\" (SQLSTATE 42501)", FailureInsufficientPrivilege},
+		{"connecting to m@127.1.2.3:5432/nope: failed to connect to `user=m database=nope`: 127.1.2.3:5432 (127.1.2.3): server error: FATAL: database \"nope\" does not exist (SQLSTATE 3D000)", FailureSampleFailed},
+		{"connecting to m@127.1.2.3:5432/app: failed to connect to `user=m database=app`: 127.1.2.3:5432 (127.1.2.3): server error: FATAL: the database system is starting up (SQLSTATE 57P03)", FailureDatabaseUnreachable},
+		{"connecting to m@127.1.2.3:5432/app: failed to connect to `user=m database=app`: 127.1.2.3:5432 (127.1.2.3): tls error: tls: failed to verify certificate: x509: certificate is valid for db.example, not app-rw", FailureTLS},
+		{"connecting to m@127.1.2.3:5432/app: failed to connect to `user=m database=app`: 127.1.2.3:5432 (127.1.2.3): tls error: server refused TLS connection", FailureTLS},
+		{"sampling m@127.1.2.3:5432/app: ERROR: canceling statement due to statement timeout (SQLSTATE 57014)", FailureSampleFailed},
+		{"sampling m@127.1.2.3:5432/app: unexpected EOF", FailureDatabaseUnreachable},
+		{"PostgreSQL 120000 is not supported: the classifier needs 13 or later", FailureSampleFailed},
+	} {
+		t.Run(tc.err, func(t *testing.T) {
+			if got := ClassifySampleError(errors.New(tc.err)); got != tc.want {
+				t.Errorf("ClassifySampleError = %s, want %s", got.Reason, tc.want.Reason)
+			}
+			if got := ClassifySampleError(fmt.Errorf("wrapped: %w", errors.New(tc.err))); got != tc.want {
+				t.Errorf("wrapped: %s, want %s", got.Reason, tc.want.Reason)
+			}
+		})
+	}
+	if got := ClassifySampleError(nil); got != (Failure{}) {
+		t.Errorf("nil error: %v", got)
+	}
+}

@@ -1,0 +1,84 @@
+// Package metrics defines the metrics likewise's controllers export, on component-base's
+// legacy registry (served at /metrics). Names are likewise_<subsystem>_<name>. Labels take a few
+// fixed values each: never a pod, node, namespace or user name.
+package metrics
+
+import (
+	"sync"
+
+	"k8s.io/component-base/metrics"
+	"k8s.io/component-base/metrics/legacyregistry"
+)
+
+// Namespace prefixes every likewise metric.
+const Namespace = "likewise"
+
+// ClassifierSubsystem is the subsystem of the classifier controller's metrics.
+const ClassifierSubsystem = "classifier"
+
+// Label names.
+const (
+	// LabelResult is the outcome of one operation; its values are listed with each metric.
+	LabelResult = "result"
+	// LabelType is a database's workload type: oltp, olap, mixed or unknown.
+	LabelType = "type"
+)
+
+var (
+	// ClassifierSamples counts samples of databases' statistics by result: "ok", or why it
+	// failed (the controller's failure results, e.g. "unreachable", "credentials_invalid").
+	ClassifierSamples = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace:      Namespace,
+		Subsystem:      ClassifierSubsystem,
+		Name:           "samples_total",
+		Help:           "Samples of PostgreSQL statistics taken, by result: ok, or the reason the sample failed.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{LabelResult})
+
+	// ClassifierSampleDuration is how long a successful sample took, connecting included.
+	ClassifierSampleDuration = metrics.NewHistogram(&metrics.HistogramOpts{
+		Namespace:      Namespace,
+		Subsystem:      ClassifierSubsystem,
+		Name:           "sample_duration_seconds",
+		Help:           "Time taken by successful samples of PostgreSQL statistics, connecting included.",
+		Buckets:        metrics.ExponentialBuckets(0.001, 2, 14), // 1 ms to 8 s
+		StabilityLevel: metrics.ALPHA,
+	})
+
+	// ClassifierPodUpdates counts patches of database pods by result: "labelled" (the
+	// workload-type label set or changed), "unlabelled" (the classifier's label removed because
+	// the database is mixed), "annotated" (annotations only: a declared or unlabelled mixed
+	// pod), "conflict" (the pod changed under the patch, decided again) and "error".
+	ClassifierPodUpdates = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace:      Namespace,
+		Subsystem:      ClassifierSubsystem,
+		Name:           "pod_updates_total",
+		Help:           "Patches of database pods' workload-type label and annotations, by result.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{LabelResult})
+
+	// ClassifierDatabases is the number of databases being sampled, by their current classified
+	// type (oltp, olap, mixed, unknown).
+	ClassifierDatabases = metrics.NewGaugeVec(&metrics.GaugeOpts{
+		Namespace:      Namespace,
+		Subsystem:      ClassifierSubsystem,
+		Name:           "databases",
+		Help:           "Databases being sampled, by their current classified workload type.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{LabelType})
+)
+
+var registerOnce sync.Once
+
+// Register registers every likewise metric with the legacy registry. It is safe to call more
+// than once; only the first call registers.
+func Register() {
+	registerOnce.Do(func() {
+		legacyregistry.MustRegister(
+			ClassifierSamples,
+			ClassifierSampleDuration,
+			ClassifierPodUpdates,
+			ClassifierDatabases,
+		)
+	})
+}
