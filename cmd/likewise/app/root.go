@@ -20,6 +20,7 @@ Its scheduler is the likewise-scheduler binary; this command runs the other role
 	// One line per subcommand; add yours here.
 	cmd.AddCommand(
 		newClassifyCommand(),
+		newClassifierCommand(),
 		newVersionCommand(),
 	)
 	return cmd

@@ -1,0 +1,443 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/component-base/metrics/legacyregistry"
+	_ "k8s.io/component-base/metrics/prometheus/clientgo" // client-go's workqueue, REST client and leader election metrics
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"github.com/likewise-dev/likewise/pkg/classifier"
+	"github.com/likewise-dev/likewise/pkg/classifier/controller"
+	"github.com/likewise-dev/likewise/pkg/metrics"
+	"github.com/likewise-dev/likewise/pkg/version"
+)
+
+// Defaults of the classifier command's own flags (the controller's are in package controller).
+const (
+	defaultLeaseName            = "likewise-classifier"
+	defaultLeaseNamespace       = "likewise-system"
+	defaultLeaseDuration        = 15 * time.Second
+	defaultRenewDeadline        = 10 * time.Second
+	defaultRetryPeriod          = 2 * time.Second
+	defaultMetricsBindAddress   = ":8080"
+	defaultClassifierWindow     = classifier.DefaultWindow
+	defaultClassifierMinDwell   = classifier.DefaultMinDwell
+	defaultClassifierSwitchWins = classifier.DefaultWindowsToSwitch
+)
+
+type classifierOptions struct {
+	kubeconfig string
+	namespace  string
+	selector   string
+	preset     string
+
+	defaultSecret   string
+	defaultDatabase string
+	defaultPort     int
+
+	interval        time.Duration
+	window          time.Duration
+	windowsToSwitch int
+	minDwell        time.Duration
+	workers         int
+	queryTimeout    time.Duration
+	maxBackoff      time.Duration
+
+	leaderElect    bool
+	leaseName      string
+	leaseNamespace string
+	leaseDuration  time.Duration
+	renewDeadline  time.Duration
+	retryPeriod    time.Duration
+
+	metricsBindAddress string
+
+	// Set by validate.
+	config controller.Config
+}
+
+func newClassifierOptions() *classifierOptions {
+	return &classifierOptions{
+		selector:           controller.DefaultSelector,
+		defaultSecret:      controller.DefaultCredentialsSecret,
+		defaultDatabase:    controller.DefaultDatabase,
+		defaultPort:        controller.DefaultPort,
+		interval:           controller.DefaultInterval,
+		window:             defaultClassifierWindow,
+		windowsToSwitch:    defaultClassifierSwitchWins,
+		minDwell:           defaultClassifierMinDwell,
+		workers:            controller.DefaultWorkers,
+		queryTimeout:       controller.DefaultQueryTimeout,
+		maxBackoff:         controller.DefaultMaxBackoff,
+		leaderElect:        true,
+		leaseName:          defaultLeaseName,
+		leaseNamespace:     defaultLeaseNamespace,
+		leaseDuration:      defaultLeaseDuration,
+		renewDeadline:      defaultRenewDeadline,
+		retryPeriod:        defaultRetryPeriod,
+		metricsBindAddress: defaultMetricsBindAddress,
+	}
+}
+
+func newClassifierCommand() *cobra.Command { return newClassifierCommandFor(newClassifierOptions()) }
+
+func newClassifierCommandFor(o *classifierOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "classifier [--preset cnpg|zalando|crunchy | --selector SELECTOR] [flags]",
+		Short: "Run the classifier controller: label database pods oltp or olap from their PostgreSQL statistics",
+		Long: `Run the classifier controller. It watches database pods (those of a PostgreSQL operator with
+--preset, or those --selector selects; by default pods labelled ` + controller.DefaultSelector + `),
+samples each one's PostgreSQL statistics every --interval over one connection to the pod's IP,
+and classifies the database as oltp, olap or mixed (docs/classifier.md says how).
+
+It writes the pod label likewise.dev/workload-type (oltp or olap; a mixed database gets no label)
+with annotations likewise.dev/workload-measured, -confidence, -reasons and -classified-at, and
+records an Event when the type changes. A label it did not write is a person's and is never
+changed (see the annotation likewise.dev/workload-type-source). A database it cannot sample keeps
+its labels; a Warning Event and the metric likewise_classifier_samples_total{result} say why.
+
+Credentials come from a Secret in the pod's namespace (keys username or user, password, and
+optionally dbname and ca.crt: with a CA the connection verifies the server, sslmode=verify-full),
+named by the pod's annotation likewise.dev/postgres-credentials-secret or --default-credentials-secret.
+The role needs pg_read_all_stats and CONNECT on the database, nothing more.
+
+It serves /metrics, /healthz and /readyz on --metrics-bind-address.`,
+		Example: `  likewise classifier --preset cnpg
+  likewise classifier --selector app.kubernetes.io/name=postgresql --default-credentials-secret pg-monitor
+  likewise classifier --kubeconfig ~/.kube/config --leader-elect=false --interval 5s --window 30s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(cmd); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return o.run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.kubeconfig, "kubeconfig", o.kubeconfig, "kubeconfig file; in-cluster configuration when empty")
+	f.StringVar(&o.namespace, "namespace", o.namespace, "watch database pods in this namespace only (default: all namespaces)")
+	f.StringVar(&o.selector, "selector", o.selector, "label selector of the database pods (not with --preset)")
+	f.StringVar(&o.preset, "preset", o.preset, "select an operator's PostgreSQL instance pods: "+strings.Join(controller.PresetNames(), ", ")+" (not with --selector)")
+	f.StringVar(&o.defaultSecret, "default-credentials-secret", o.defaultSecret, "Secret in the pod's namespace with the monitoring role's credentials, unless the pod's annotation likewise.dev/postgres-credentials-secret names another")
+	f.StringVar(&o.defaultDatabase, "default-database", o.defaultDatabase, "database to sample unless the pod's annotation likewise.dev/postgres-database or the Secret's dbname names one")
+	f.IntVar(&o.defaultPort, "default-port", o.defaultPort, "PostgreSQL's port on the pod's IP unless the pod's annotation likewise.dev/postgres-port says otherwise")
+	f.DurationVar(&o.interval, "interval", o.interval, "time between two samples of one database")
+	f.DurationVar(&o.window, "window", o.window, "length of one classification window; at least two intervals")
+	f.IntVar(&o.windowsToSwitch, "windows-to-switch", o.windowsToSwitch, "windows in a row that must agree before the type changes")
+	f.DurationVar(&o.minDwell, "min-dwell", o.minDwell, "least time a type is kept before it may change again")
+	f.IntVar(&o.workers, "workers", o.workers, "databases sampled at once")
+	f.DurationVar(&o.queryTimeout, "query-timeout", o.queryTimeout, "bound on connecting and on every query (also the session's statement_timeout)")
+	f.DurationVar(&o.maxBackoff, "max-backoff", o.maxBackoff, "longest wait before sampling a failing database again (waits double from --interval)")
+	f.BoolVar(&o.leaderElect, "leader-elect", o.leaderElect, "take a Lease before working, so that only one replica samples and labels")
+	f.StringVar(&o.leaseName, "leader-elect-resource-name", o.leaseName, "name of the leader election Lease")
+	f.StringVar(&o.leaseNamespace, "leader-elect-resource-namespace", o.leaseNamespace, "namespace of the leader election Lease")
+	f.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", o.leaseDuration, "how long a standby waits before taking over a lease that was not renewed")
+	f.DurationVar(&o.renewDeadline, "leader-elect-renew-deadline", o.renewDeadline, "how long the leader tries to renew before giving up (and exiting)")
+	f.DurationVar(&o.retryPeriod, "leader-elect-retry-period", o.retryPeriod, "time between attempts to take or renew the lease")
+	f.StringVar(&o.metricsBindAddress, "metrics-bind-address", o.metricsBindAddress, "host:port serving /metrics, /healthz and /readyz over HTTP")
+	return cmd
+}
+
+// validate checks the flags and builds the controller's Config; every error names its flag.
+func (o *classifierOptions) validate(cmd *cobra.Command) error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	cfg := controller.Config{
+		Namespace:                o.namespace,
+		DefaultCredentialsSecret: o.defaultSecret,
+		DefaultDatabase:          o.defaultDatabase,
+		DefaultPort:              int32(o.defaultPort),
+		Interval:                 o.interval,
+		QueryTimeout:             o.queryTimeout,
+		MaxBackoff:               o.maxBackoff,
+		Workers:                  o.workers,
+		Classifier:               classifier.Config{Window: o.window, WindowsToSwitch: o.windowsToSwitch, MinDwell: o.minDwell},
+	}
+	selector, selectorKnown := o.selector, true
+	if o.preset != "" {
+		if cmd.Flags().Changed("selector") {
+			bad("--selector and --preset: give one, not both")
+		}
+		if p, err := controller.LookupPreset(o.preset); err != nil {
+			bad("--preset: %v", err)
+			selectorKnown = false
+		} else {
+			selector, cfg.DefaultServerName = p.Selector, p.ServerName
+		}
+	}
+	if selectorKnown {
+		if sel, err := labels.Parse(selector); err != nil {
+			bad("--selector %q: %v", selector, err)
+		} else if sel.Empty() {
+			bad("--selector %q: selects every pod; name the database pods", selector)
+		} else {
+			cfg.Selector = sel
+		}
+	}
+	if o.namespace != "" && len(validateName(o.namespace)) > 0 {
+		bad("--namespace %q: %s", o.namespace, strings.Join(validateName(o.namespace), "; "))
+	}
+	if errs := validateName(o.defaultSecret); len(errs) > 0 {
+		bad("--default-credentials-secret %q: %s", o.defaultSecret, strings.Join(errs, "; "))
+	}
+	if strings.TrimSpace(o.defaultDatabase) == "" {
+		bad("--default-database: must not be empty")
+	}
+	if o.defaultPort < 1 || o.defaultPort > 65535 {
+		bad("--default-port %d: must be from 1 to 65535", o.defaultPort)
+	}
+	if o.interval <= 0 {
+		bad("--interval %v: must be positive", o.interval)
+	}
+	if o.window < 2*o.interval || o.window < time.Second || o.window > time.Hour {
+		bad("--window %v: must be from 1s to 1h and at least two --interval (%v)", o.window, 2*o.interval)
+	}
+	if o.windowsToSwitch < 1 || o.windowsToSwitch > 100 {
+		bad("--windows-to-switch %d: must be from 1 to 100", o.windowsToSwitch)
+	}
+	if o.minDwell <= 0 || o.minDwell > 24*time.Hour {
+		bad("--min-dwell %v: must be positive and at most 24h", o.minDwell)
+	}
+	if o.workers < 1 || o.workers > controller.MaxWorkers {
+		bad("--workers %d: must be from 1 to %d", o.workers, controller.MaxWorkers)
+	}
+	if o.queryTimeout <= 0 {
+		bad("--query-timeout %v: must be positive", o.queryTimeout)
+	}
+	if o.maxBackoff < o.interval {
+		bad("--max-backoff %v: must be at least --interval (%v)", o.maxBackoff, o.interval)
+	}
+	if o.leaderElect {
+		if errs := validateName(o.leaseName); len(errs) > 0 {
+			bad("--leader-elect-resource-name %q: %s", o.leaseName, strings.Join(errs, "; "))
+		}
+		if errs := validateName(o.leaseNamespace); len(errs) > 0 {
+			bad("--leader-elect-resource-namespace %q: %s", o.leaseNamespace, strings.Join(errs, "; "))
+		}
+		if o.retryPeriod <= 0 {
+			bad("--leader-elect-retry-period %v: must be positive", o.retryPeriod)
+		}
+		if float64(o.renewDeadline) <= leaderelection.JitterFactor*float64(o.retryPeriod) {
+			bad("--leader-elect-renew-deadline %v: must be more than %v times --leader-elect-retry-period (%v)",
+				o.renewDeadline, leaderelection.JitterFactor, o.retryPeriod)
+		}
+		if o.leaseDuration <= o.renewDeadline {
+			bad("--leader-elect-lease-duration %v: must be more than --leader-elect-renew-deadline (%v)", o.leaseDuration, o.renewDeadline)
+		}
+	}
+	if host, port, err := net.SplitHostPort(o.metricsBindAddress); err != nil {
+		bad("--metrics-bind-address %q: %v", o.metricsBindAddress, err)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		bad("--metrics-bind-address %q: port must be a number from 0 to 65535", o.metricsBindAddress)
+	} else if host != "" && net.ParseIP(host) == nil {
+		bad("--metrics-bind-address %q: host must be an IP address or empty", o.metricsBindAddress)
+	}
+	if len(errs) == 0 {
+		// Everything above maps onto the Config; this catches what only the whole can tell.
+		if err := cfg.Validate(); err != nil {
+			bad("%v", err)
+		}
+	}
+	o.config = cfg
+	return errors.Join(errs...)
+}
+
+// validateName checks a namespace or object name.
+func validateName(name string) []string {
+	if name == "" {
+		return []string{"must not be empty"}
+	}
+	return validation.IsDNS1123Subdomain(name)
+}
+
+func (o *classifierOptions) run(ctx context.Context) error {
+	logger := klog.FromContext(ctx)
+	restConfig, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
+	if err != nil {
+		return fmt.Errorf("--kubeconfig: %w", err)
+	}
+	restConfig = rest.CopyConfig(restConfig)
+	restConfig.UserAgent = "likewise-classifier/" + version.Version()
+	client, err := kubernetes.NewForConfig(restConfig)
+	if err != nil {
+		return err
+	}
+	metrics.Register()
+
+	var ready atomic.Bool
+	var healthz *leaderelection.HealthzAdaptor
+	if o.leaderElect {
+		healthz = leaderelection.NewLeaderHealthzAdaptor(20 * time.Second)
+	}
+	server, err := o.serve(ctx, &ready, healthz)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = server.Shutdown(shutdownCtx)
+	}()
+
+	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
+	if err := broadcaster.StartRecordingToSinkWithContext(ctx); err != nil {
+		return fmt.Errorf("starting the event recorder: %w", err)
+	}
+	defer broadcaster.Shutdown()
+	recorder := broadcaster.NewRecorder(scheme.Scheme, controller.Name)
+
+	runController := func(ctx context.Context) error {
+		factory := informers.NewSharedInformerFactoryWithOptions(client, 0,
+			informers.WithNamespace(o.config.Namespace),
+			informers.WithTweakListOptions(func(opts *metav1.ListOptions) { opts.LabelSelector = o.config.Selector.String() }))
+		c, err := controller.New(o.config, client, factory.Core().V1().Pods(), recorder, clock.RealClock{})
+		if err != nil {
+			return err
+		}
+		factory.Start(ctx.Done())
+		defer factory.Shutdown()
+		done := make(chan error, 1)
+		go func() { done <- c.Run(ctx) }()
+		// Ready once the cache has synced and the workers run.
+		go func() {
+			for !c.Ready() {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			ready.Store(true)
+		}()
+		return <-done
+	}
+
+	if !o.leaderElect {
+		return runController(ctx)
+	}
+
+	hostname, err := os.Hostname()
+	if err != nil {
+		return err
+	}
+	identity := hostname + "_" + string(uuid.NewUUID())
+	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, o.leaseNamespace, o.leaseName,
+		client.CoreV1(), client.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: identity, EventRecorder: nil})
+	if err != nil {
+		return err
+	}
+	// A standby is ready: it serves probes and waits for the lease.
+	ready.Store(true)
+	leCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu     sync.Mutex
+		runErr error
+	)
+	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		LeaseDuration:   o.leaseDuration,
+		RenewDeadline:   o.renewDeadline,
+		RetryPeriod:     o.retryPeriod,
+		ReleaseOnCancel: true,
+		WatchDog:        healthz,
+		Name:            o.leaseName,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) {
+				logger.Info("Leading", "lease", klog.KRef(o.leaseNamespace, o.leaseName), "identity", identity)
+				ready.Store(false)
+				if err := runController(ctx); err != nil && ctx.Err() == nil {
+					mu.Lock()
+					runErr = err
+					mu.Unlock()
+					cancel() // give the lease up rather than hold it doing nothing
+				}
+			},
+			OnStoppedLeading: func() { ready.Store(false) },
+			OnNewLeader: func(id string) {
+				if id != identity {
+					logger.Info("Another replica leads", "leader", id)
+				}
+			},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	healthz.SetLeaderElection(elector)
+	elector.Run(leCtx)
+	mu.Lock()
+	defer mu.Unlock()
+	if runErr != nil {
+		return runErr
+	}
+	if ctx.Err() == nil {
+		// The lease was lost without being asked to stop: exit, so that a fresh process competes
+		// again and two replicas never label at once.
+		return errors.New("leader election lost")
+	}
+	return nil
+}
+
+// serve starts the HTTP server of /metrics, /healthz and /readyz.
+func (o *classifierOptions) serve(ctx context.Context, ready *atomic.Bool, healthz *leaderelection.HealthzAdaptor) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", legacyregistry.Handler())
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if healthz != nil {
+			if err := healthz.Check(r); err != nil {
+				http.Error(w, "leader election: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "pod cache not synced yet", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	l, err := net.Listen("tcp", o.metricsBindAddress)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-bind-address: %w", err)
+	}
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := server.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			klog.FromContext(ctx).Error(err, "Serving metrics and probes")
+		}
+	}()
+	klog.FromContext(ctx).Info("Serving /metrics, /healthz and /readyz", "address", l.Addr().String())
+	return server, nil
+}
