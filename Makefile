@@ -90,10 +90,11 @@ verify: ## gofmt, go vet, and generated code up to date.
 test-unit: ## Unit tests (pure logic; no servers).
 	$(GO) test $(TEST_FLAGS) ./cmd/... ./pkg/...
 
+# -count=1: these tests exercise servers and binaries outside Go's view; a cached pass proves nothing.
 .PHONY: test-integration
 test-integration: cluster-binaries postgres $(BIN_DIR)/likewise-scheduler ## Integration tests: real etcd + kube-apiserver + KWOK, real PostgreSQL, the real binaries.
 	LIKEWISE_TOOLS_DIR=$(abspath $(TOOLS_DIR)) LIKEWISE_BIN_DIR=$(abspath $(BIN_DIR)) \
-		$(GO) test $(TEST_FLAGS) -timeout 40m ./test/...
+		$(GO) test $(TEST_FLAGS) -count=1 -timeout 40m ./test/...
 
 .PHONY: postgres
 postgres: ## Check for PostgreSQL 15 server binaries and pgbench; install them (Debian, as root) when missing.
