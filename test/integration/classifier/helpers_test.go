@@ -42,23 +42,13 @@ const (
 
 var testConfig = classifier.Config{Window: window, WindowsToSwitch: windowsToSwitch, MinDwell: minDwell}
 
-// TPC-H-style data: 300k orders with 4 line items each; generated in about 5 s here.
-var tpchVars = map[string]string{"suppliers": "2000", "customers": "30000", "parts": "40000", "orders": "300000"}
-
-func testdata(t testing.TB, name string) string {
+// analyticScripts are the TPC-H-style queries (test/pgserver/tpch), one pgbench script each,
+// equally weighted.
+func analyticScripts(t testing.TB) []pgserver.Script {
 	t.Helper()
-	p, err := filepath.Abs(filepath.Join("testdata", name))
+	s, err := pgserver.WriteTPCHScripts(t.TempDir(), 0, pgserver.TPCHQueries...)
 	if err != nil {
 		t.Fatal(err)
-	}
-	return p
-}
-
-// analyticScripts are the TPC-H-style queries, one pgbench script each, equally weighted.
-func analyticScripts(t testing.TB) []pgserver.Script {
-	var s []pgserver.Script
-	for _, q := range []string{"q1", "q3", "q5", "q6", "q10", "q12"} {
-		s = append(s, pgserver.Script{Path: testdata(t, q+".sql")})
 	}
 	return s
 }
@@ -98,12 +88,10 @@ func prepare(ctx context.Context, s *pgserver.Server, db string, tpch bool) erro
 	return err
 }
 
+// generateTPCH fills db with TPC-H-style data: 300k orders with 4 line items each; generated in
+// about 5 s here.
 func generateTPCH(ctx context.Context, s *pgserver.Server, db string) error {
-	path, err := filepath.Abs(filepath.Join("testdata", "tpch-schema.sql"))
-	if err != nil {
-		return err
-	}
-	return s.PsqlFile(ctx, db, path, tpchVars)
+	return s.CreateTPCH(ctx, db, pgserver.TPCHClassifierTests)
 }
 
 func startLoad(ctx context.Context, t testing.TB, s *pgserver.Server, p pgserver.Pgbench) *pgserver.Load {
