@@ -7,6 +7,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/likewise-dev/likewise/pkg/plugins/pluginutil"
 )
 
 // preFilterState is the pod's owner, computed once per cycle.
@@ -39,7 +41,7 @@ func (pl *NotebookSpread) PreFilterExtensions() fwk.PreFilterExtensions { return
 // that already runs one of the user's servers is always accepted: the user counts once.
 // Unschedulable, not unresolvable: preempting a lower-priority server frees a slot.
 func (pl *NotebookSpread) Filter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
-	s, err := getPreFilterState(state)
+	s, err := pluginutil.ReadState[*preFilterState](state, preFilterStateKey)
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
@@ -54,16 +56,4 @@ func (pl *NotebookSpread) Filter(ctx context.Context, state fwk.CycleState, pod 
 		reason = fmt.Sprintf(ErrReasonTooManyUsers, others, pl.maxUsers)
 	}
 	return fwk.NewStatus(fwk.Unschedulable, reason)
-}
-
-func getPreFilterState(state fwk.CycleState) (*preFilterState, error) {
-	c, err := state.Read(preFilterStateKey)
-	if err != nil {
-		return nil, fmt.Errorf("reading %q from cycle state: %w", preFilterStateKey, err)
-	}
-	s, ok := c.(*preFilterState)
-	if !ok {
-		return nil, fmt.Errorf("%q in cycle state has type %T", preFilterStateKey, c)
-	}
-	return s, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/likewise-dev/likewise/pkg/apis"
 	"github.com/likewise-dev/likewise/pkg/apis/config"
 	"github.com/likewise-dev/likewise/pkg/apis/config/validation"
+	"github.com/likewise-dev/likewise/pkg/plugins/pluginutil"
 )
 
 const (
@@ -71,7 +72,7 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 	if !ok {
 		return nil, fmt.Errorf("%s: want args of type NotebookSpreadArgs, got %T", Name, obj)
 	}
-	path := field.NewPath("profiles").Key(h.ProfileName()).Child("pluginConfig").Key(Name).Child("args")
+	path := pluginutil.ArgsPath(h, Name)
 	if err := validation.ValidateNotebookSpreadArgs(path, args); err != nil {
 		return nil, err
 	}

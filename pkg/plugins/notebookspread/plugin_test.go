@@ -9,17 +9,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
-	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
 	"github.com/likewise-dev/likewise/pkg/apis/config"
+	"github.com/likewise-dev/likewise/pkg/plugins/pluginutil/plugintest"
 )
 
 // defaultArgs are the v1 defaults, as the scheduler hands them to New.
@@ -110,52 +109,24 @@ func finished(p *v1.Pod, phase v1.PodPhase) *v1.Pod {
 func node(name string) *v1.Node { return st.MakeNode().Name(name).Obj() }
 
 type fixture struct {
-	pl        *NotebookSpread
-	nodeInfos []fwk.NodeInfo
-	recorder  *events.FakeRecorder
+	plugintest.Fixture
+	pl *NotebookSpread
 }
 
 func newFixture(ctx context.Context, t testing.TB, args config.NotebookSpreadArgs, nodes []*v1.Node, pods []*v1.Pod) fixture {
 	t.Helper()
-	snapshot := cache.NewSnapshot(pods, nodes)
-	recorder := events.NewFakeRecorder(100)
-	fh, err := runtime.NewFramework(ctx, nil, nil,
-		runtime.WithSnapshotSharedLister(snapshot),
-		runtime.WithEventRecorder(recorder))
-	if err != nil {
-		t.Fatalf("creating framework: %v", err)
-	}
-	p, err := New(ctx, &args, fh)
+	f := plugintest.New(ctx, t, nodes, pods)
+	p, err := New(ctx, &args, f.Handle)
 	if err != nil {
 		t.Fatalf("creating plugin: %v", err)
 	}
-	nodeInfos, err := snapshot.NodeInfos().List()
-	if err != nil {
-		t.Fatalf("listing node infos: %v", err)
-	}
-	return fixture{pl: p.(*NotebookSpread), nodeInfos: nodeInfos, recorder: recorder}
+	return fixture{Fixture: f, pl: p.(*NotebookSpread)}
 }
 
-// score runs PreScore, then Score on every node, as the framework does (there is no NormalizeScore),
-// and returns the scores by node name.
+// score runs PreScore, then Score on every node, and returns the scores by node name.
 func (f fixture) score(ctx context.Context, t testing.TB, pod *v1.Pod) (map[string]int64, *fwk.Status) {
 	t.Helper()
-	state := framework.NewCycleState()
-	if s := f.pl.PreScore(ctx, state, pod, f.nodeInfos); !s.IsSuccess() {
-		return nil, s
-	}
-	got := map[string]int64{}
-	for _, ni := range f.nodeInfos {
-		score, s := f.pl.Score(ctx, state, pod, ni)
-		if !s.IsSuccess() {
-			t.Fatalf("Score(%s): %v", ni.Node().Name, s)
-		}
-		got[ni.Node().Name] = score
-	}
-	if f.pl.ScoreExtensions() != nil {
-		t.Fatal("ScoreExtensions is not nil: the test must run NormalizeScore too")
-	}
-	return got, nil
+	return f.Score(ctx, t, f.pl, pod)
 }
 
 // cluster is the scene of the score and filter tests: four nodes and two hubs (namespaces
@@ -386,7 +357,7 @@ func TestUncountablePodIsReported(t *testing.T) {
 				t.Fatalf("PreScore status = %v, want Skip", status)
 			}
 			select {
-			case e := <-f.recorder.Events:
+			case e := <-f.Recorder.Events:
 				if e != tt.want {
 					t.Errorf("event = %q, want %q", e, tt.want)
 				}
@@ -465,7 +436,7 @@ func TestFilter(t *testing.T) {
 			_, ctx := ktesting.NewTestContext(t)
 			f := newFixture(ctx, t, tt.args, nodes, residents)
 			state := framework.NewCycleState()
-			_, s := f.pl.PreFilter(ctx, state, tt.pod, f.nodeInfos)
+			_, s := f.pl.PreFilter(ctx, state, tt.pod, f.NodeInfos)
 			if diff := cmp.Diff(tt.wantPreFilter, s); diff != "" {
 				t.Fatalf("PreFilter status (-want,+got):\n%s", diff)
 			}
@@ -473,7 +444,7 @@ func TestFilter(t *testing.T) {
 				return
 			}
 			got := map[string]*fwk.Status{}
-			for _, ni := range f.nodeInfos {
+			for _, ni := range f.NodeInfos {
 				if s := f.pl.Filter(ctx, state, tt.pod, ni); !s.IsSuccess() {
 					got[ni.Node().Name] = s
 				}
@@ -495,7 +466,7 @@ func TestUsersOnManyUsers(t *testing.T) {
 		pods = append(pods, server("hub", user, "n"), named("hub", user, "second", "n"))
 	}
 	f := newFixture(ctx, t, defaultArgs(), []*v1.Node{node("n")}, pods)
-	others, hasUser := f.pl.usersOn(f.nodeInfos[0], owner{hub: "hub", user: "user-005"})
+	others, hasUser := f.pl.usersOn(f.NodeInfos[0], owner{hub: "hub", user: "user-005"})
 	if others != maxUsersBuffer+9 || !hasUser {
 		t.Errorf("usersOn = %d, %v; want %d, true", others, hasUser, maxUsersBuffer+9)
 	}
@@ -562,10 +533,10 @@ func TestScoreDoesNotAllocate(t *testing.T) {
 	f := newFixture(ctx, t, defaultArgs(), nodes, pods)
 	pod := server("hub-a", "zoe", "")
 	state := framework.NewCycleState()
-	if s := f.pl.PreScore(ctx, state, pod, f.nodeInfos); !s.IsSuccess() {
+	if s := f.pl.PreScore(ctx, state, pod, f.NodeInfos); !s.IsSuccess() {
 		t.Fatalf("PreScore: %v", s)
 	}
-	ni := f.nodeInfos[0]
+	ni := f.NodeInfos[0]
 	allocs := testing.AllocsPerRun(100, func() {
 		if _, s := f.pl.Score(ctx, state, pod, ni); !s.IsSuccess() {
 			t.Fatalf("Score: %v", s)
@@ -621,10 +592,10 @@ func BenchmarkScore(b *testing.B) {
 				b.ResetTimer()
 				for b.Loop() {
 					state := framework.NewCycleState()
-					if s := f.pl.PreScore(ctx, state, pod, f.nodeInfos); !s.IsSuccess() {
+					if s := f.pl.PreScore(ctx, state, pod, f.NodeInfos); !s.IsSuccess() {
 						b.Fatalf("PreScore: %v", s)
 					}
-					for _, ni := range f.nodeInfos {
+					for _, ni := range f.NodeInfos {
 						if _, s := f.pl.Score(ctx, state, pod, ni); !s.IsSuccess() {
 							b.Fatalf("Score: %v", s)
 						}
@@ -649,10 +620,10 @@ func BenchmarkFilter(b *testing.B) {
 				b.ResetTimer()
 				for b.Loop() {
 					state := framework.NewCycleState()
-					if _, s := f.pl.PreFilter(ctx, state, pod, f.nodeInfos); !s.IsSuccess() {
+					if _, s := f.pl.PreFilter(ctx, state, pod, f.NodeInfos); !s.IsSuccess() {
 						b.Fatalf("PreFilter: %v", s)
 					}
-					for _, ni := range f.nodeInfos {
+					for _, ni := range f.NodeInfos {
 						if s := f.pl.Filter(ctx, state, pod, ni); !s.IsSuccess() {
 							b.Fatalf("Filter: %v", s)
 						}

@@ -2,7 +2,6 @@ package notebookspread
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	v1 "k8s.io/api/core/v1"
@@ -10,15 +9,8 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/likewise-dev/likewise/pkg/apis/config"
+	"github.com/likewise-dev/likewise/pkg/plugins/pluginutil"
 )
-
-// preScoreState holds each candidate node's score for this pod, computed once per cycle.
-type preScoreState struct {
-	scores map[string]int64
-}
-
-// Clone shares the state: it is never written after PreScore.
-func (s *preScoreState) Clone() fwk.StateData { return s }
 
 // PreScore counts the users on every candidate node once, in parallel, and records the pod's
 // score on each (see nodeScore). It returns Skip for pods that are not notebook servers of a
@@ -33,11 +25,11 @@ func (pl *NotebookSpread) PreScore(ctx context.Context, state fwk.CycleState, po
 	pl.handle.Parallelizer().Until(ctx, len(nodes), func(i int) {
 		users[i], hasUser[i] = pl.usersOn(nodes[i], o)
 	}, Name)
-	s := &preScoreState{scores: make(map[string]int64, len(nodes))}
+	s := make(pluginutil.NodeScores, len(nodes))
 	if len(nodes) > 0 {
 		lo, hi := slices.Min(users), slices.Max(users)
 		for i, n := range nodes {
-			s.scores[n.Node().Name] = pl.nodeScore(users[i], lo, hi, hasUser[i])
+			s[n.Node().Name] = pl.nodeScore(users[i], lo, hi, hasUser[i])
 		}
 		klog.FromContext(ctx).V(5).Info("Counted notebook users on the candidate nodes", "pod", klog.KObj(pod), "nodes", len(nodes), "minUsers", lo, "maxUsers", hi)
 	}
@@ -82,19 +74,7 @@ func (pl *NotebookSpread) nodeScore(users, lo, hi int, hasUser bool) int64 {
 
 // Score returns the score PreScore computed for the node: O(1), no allocation.
 func (pl *NotebookSpread) Score(_ context.Context, state fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	c, err := state.Read(preScoreStateKey)
-	if err != nil {
-		return 0, fwk.AsStatus(fmt.Errorf("reading %q from cycle state: %w", preScoreStateKey, err))
-	}
-	s, ok := c.(*preScoreState)
-	if !ok {
-		return 0, fwk.AsStatus(fmt.Errorf("%q in cycle state has type %T", preScoreStateKey, c))
-	}
-	score, ok := s.scores[nodeInfo.Node().Name]
-	if !ok {
-		return 0, fwk.AsStatus(fmt.Errorf("node %q was not among the nodes given to PreScore", nodeInfo.Node().Name))
-	}
-	return score, nil
+	return pluginutil.Score(state, preScoreStateKey, nodeInfo)
 }
 
 // ScoreExtensions returns nil: PreScore already normalizes over the candidate nodes, and the

@@ -2,11 +2,12 @@ package workloadtypeaffinity
 
 import (
 	"context"
-	"fmt"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/likewise-dev/likewise/pkg/plugins/pluginutil"
 
 	"github.com/likewise-dev/likewise/pkg/apis/config"
 	"github.com/likewise-dev/likewise/pkg/workloadtype"
@@ -40,7 +41,7 @@ func (pl *WorkloadTypeAffinity) PreFilterExtensions() fwk.PreFilterExtensions { 
 // Filter rejects a node of the other type. A labelled node (a pool) cannot change by preempting
 // pods, so it is unresolvable; a node typed by its pods can.
 func (pl *WorkloadTypeAffinity) Filter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
-	s, err := getPreFilterState(state)
+	s, err := pluginutil.ReadState[*preFilterState](state, preFilterStateKey)
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
@@ -54,16 +55,4 @@ func (pl *WorkloadTypeAffinity) Filter(ctx context.Context, state fwk.CycleState
 		code = fwk.UnschedulableAndUnresolvable
 	}
 	return fwk.NewStatus(code, pl.reasons[n])
-}
-
-func getPreFilterState(state fwk.CycleState) (*preFilterState, error) {
-	c, err := state.Read(preFilterStateKey)
-	if err != nil {
-		return nil, fmt.Errorf("reading %q from cycle state: %w", preFilterStateKey, err)
-	}
-	s, ok := c.(*preFilterState)
-	if !ok {
-		return nil, fmt.Errorf("%q in cycle state has type %T", preFilterStateKey, c)
-	}
-	return s, nil
 }

@@ -10,13 +10,13 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
 	"github.com/likewise-dev/likewise/pkg/apis/config"
 	"github.com/likewise-dev/likewise/pkg/apis/config/validation"
+	"github.com/likewise-dev/likewise/pkg/plugins/pluginutil"
 	"github.com/likewise-dev/likewise/pkg/workloadtype"
 )
 
@@ -62,7 +62,7 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 	if !ok {
 		return nil, fmt.Errorf("%s: want args of type WorkloadTypeAffinityArgs, got %T", Name, obj)
 	}
-	path := field.NewPath("profiles").Key(h.ProfileName()).Child("pluginConfig").Key(Name).Child("args")
+	path := pluginutil.ArgsPath(h, Name)
 	if err := validation.ValidateWorkloadTypeAffinityArgs(path, args); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,71 @@
+// Package plugintest runs likewise's scheduler plugins in unit tests the way the framework does:
+// over a snapshot of nodes and pods, with a fake event recorder.
+package plugintest
+
+import (
+	"context"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/events"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+)
+
+// Fixture is a framework handle over a snapshot, for a plugin's New.
+type Fixture struct {
+	Handle fwk.Handle
+	// NodeInfos are the snapshot's nodes with their pods, in the snapshot's order.
+	NodeInfos []fwk.NodeInfo
+	// Recorder receives the Events the plugin records.
+	Recorder *events.FakeRecorder
+}
+
+// New returns a Fixture whose snapshot holds nodes and pods (bound by spec.nodeName).
+func New(ctx context.Context, t testing.TB, nodes []*v1.Node, pods []*v1.Pod) Fixture {
+	t.Helper()
+	snapshot := cache.NewSnapshot(pods, nodes)
+	recorder := events.NewFakeRecorder(100)
+	fh, err := runtime.NewFramework(ctx, nil, nil,
+		runtime.WithSnapshotSharedLister(snapshot),
+		runtime.WithEventRecorder(recorder))
+	if err != nil {
+		t.Fatalf("creating framework: %v", err)
+	}
+	nodeInfos, err := snapshot.NodeInfos().List()
+	if err != nil {
+		t.Fatalf("listing node infos: %v", err)
+	}
+	return Fixture{Handle: fh, NodeInfos: nodeInfos, Recorder: recorder}
+}
+
+// ScorePlugin is a plugin with PreScore and Score.
+type ScorePlugin interface {
+	fwk.PreScorePlugin
+	fwk.ScorePlugin
+}
+
+// Score runs PreScore, then Score on every node, as the framework does, and returns the scores
+// by node name; a PreScore status other than Success is returned instead. It fails the test if
+// the plugin has ScoreExtensions, which this does not run.
+func (f Fixture) Score(ctx context.Context, t testing.TB, pl ScorePlugin, pod *v1.Pod) (map[string]int64, *fwk.Status) {
+	t.Helper()
+	state := framework.NewCycleState()
+	if s := pl.PreScore(ctx, state, pod, f.NodeInfos); !s.IsSuccess() {
+		return nil, s
+	}
+	got := map[string]int64{}
+	for _, ni := range f.NodeInfos {
+		score, s := pl.Score(ctx, state, pod, ni)
+		if !s.IsSuccess() {
+			t.Fatalf("Score(%s): %v", ni.Node().Name, s)
+		}
+		got[ni.Node().Name] = score
+	}
+	if pl.ScoreExtensions() != nil {
+		t.Fatal("ScoreExtensions is not nil: the test must run NormalizeScore too")
+	}
+	return got, nil
+}
