@@ -210,8 +210,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	snap, err := db.sampler.Sample(ctx)
 	if err != nil {
 		f := ClassifySampleError(err)
-		if f == FailureCredentialsInvalid || f == FailureTLS {
-			// Read the Secrets again next time: they may have been fixed or rotated.
+		if f == FailureCredentialsInvalid || f == FailureTLS || f == FailureInsufficientPrivilege {
+			// Read the Secrets and connect again next time: they may have been fixed or rotated,
+			// or the role granted what it lacked.
 			c.closeSampler(ctx, db)
 		}
 		c.failed(ctx, key, pod, db, f, err)
@@ -219,7 +220,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	if info := db.sampler.Info(); !info.ReadAllStats {
 		// Without it, statements still running are invisible and a long analytic query looks
-		// like an idle database: do not classify from half the picture.
+		// like an idle database: do not classify from half the picture. The privilege is read
+		// when connecting: connect again next time to notice a GRANT.
+		c.closeSampler(ctx, db)
 		c.failed(ctx, key, pod, db, FailureInsufficientPrivilege,
 			fmt.Errorf("role %s lacks pg_read_all_stats: statements still running are invisible (GRANT pg_read_all_stats TO %s)", info.User, info.User))
 		return nil

@@ -1,0 +1,279 @@
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/likewise-dev/likewise/test/localcluster"
+)
+
+// The classifier as its manifests deploy it.
+const (
+	// ClassifierName is the name of the classifier's component, ServiceAccount and Lease.
+	ClassifierName = "likewise-classifier"
+	// ClassifierNamespace is the namespace its manifests create.
+	ClassifierNamespace = "likewise-system"
+	// ClassifierBase is its kustomization, relative to the repository root.
+	ClassifierBase = "manifests/classifier/base"
+	// ClassifierCredentialsBinding is the example RoleBinding that lets it read a namespace's
+	// monitoring Secret, relative to the repository root.
+	ClassifierCredentialsBinding = "manifests/classifier/credentials-rolebinding.yaml"
+)
+
+// Kustomize builds the kustomization in dir (relative to the repository root) into objects.
+func Kustomize(dir string) ([]*unstructured.Unstructured, error) {
+	root, err := localcluster.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(root, dir))
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+	}
+	data, err := res.AsYaml()
+	if err != nil {
+		return nil, err
+	}
+	return DecodeObjects(data)
+}
+
+// ReadObjects reads the objects of a YAML file (relative to the repository root).
+func ReadObjects(file string) ([]*unstructured.Unstructured, error) {
+	root, err := localcluster.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(filepath.Join(root, file))
+	if err != nil {
+		return nil, err
+	}
+	return DecodeObjects(data)
+}
+
+// DecodeObjects decodes a multi-document YAML or JSON stream.
+func DecodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, err
+		}
+		if len(obj) > 0 {
+			out = append(out, &unstructured.Unstructured{Object: obj})
+		}
+	}
+}
+
+// Applier server-side-applies objects as the cluster's admin.
+type Applier struct {
+	mapper *restmapper.DeferredDiscoveryRESTMapper
+	dyn    dynamic.Interface
+}
+
+// NewApplier returns an Applier for c.
+func NewApplier(c *localcluster.Cluster) (*Applier, error) {
+	cfg := c.RESTConfig()
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Applier{mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), dyn: dyn}, nil
+}
+
+// Apply server-side-applies obj; with dryRun the API server validates and admits it without
+// storing it.
+func (a *Applier) Apply(ctx context.Context, obj *unstructured.Unstructured, dryRun bool) error {
+	gvk := obj.GroupVersionKind()
+	mapping, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", gvk, obj.GetName(), err)
+	}
+	opts := metav1.ApplyOptions{FieldManager: "likewise-tests", Force: true}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	var ri dynamic.ResourceInterface = a.dyn.Resource(mapping.Resource)
+	if mapping.Scope.Name() == "namespace" {
+		if obj.GetNamespace() == "" {
+			return fmt.Errorf("%s %s: namespaced object without a namespace", gvk.Kind, obj.GetName())
+		}
+		ri = a.dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace())
+	}
+	if _, err := ri.Apply(ctx, obj.GetName(), obj, opts); err != nil {
+		return fmt.Errorf("%s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
+	}
+	return nil
+}
+
+// InstallClassifierRBAC applies manifests/classifier/base for real, except its Deployment (KWOK
+// runs no containers: StartClassifier runs the binary in its place): the namespace, the
+// ServiceAccount, its roles and bindings.
+func InstallClassifierRBAC(ctx context.Context, c *localcluster.Cluster) error {
+	objs, err := Kustomize(ClassifierBase)
+	if err != nil {
+		return err
+	}
+	a, err := NewApplier(c)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" {
+			continue
+		}
+		if err := a.Apply(ctx, o, false); err != nil {
+			return fmt.Errorf("%s: %w", ClassifierBase, err)
+		}
+	}
+	return nil
+}
+
+// GrantClassifierCredentials applies the example RoleBinding of
+// manifests/classifier/credentials-rolebinding.yaml into namespace, so that the classifier may
+// read the monitoring Secret there, as a user would.
+func GrantClassifierCredentials(ctx context.Context, c *localcluster.Cluster, namespace string) error {
+	objs, err := ReadObjects(ClassifierCredentialsBinding)
+	if err != nil {
+		return err
+	}
+	a, err := NewApplier(c)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		o.SetNamespace(namespace)
+		if err := a.Apply(ctx, o, false); err != nil {
+			return fmt.Errorf("%s: %w", ClassifierCredentialsBinding, err)
+		}
+	}
+	return nil
+}
+
+// Classifier is bin/likewise classifier running with a local cluster.
+type Classifier struct {
+	// Port serves /metrics, /healthz and /readyz on 127.0.0.1.
+	Port int
+}
+
+// StartClassifier runs bin/likewise classifier as the manifests' ServiceAccount (so with exactly
+// the rights they grant; InstallClassifierRBAC first), with args after the kubeconfig and the
+// metrics address. It returns once /readyz answers.
+func StartClassifier(ctx context.Context, c *localcluster.Cluster, args ...string) (*Classifier, error) {
+	bin, err := localcluster.Binary("likewise")
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig, err := c.KubeconfigForServiceAccount(ctx, ClassifierNamespace, ClassifierName)
+	if err != nil {
+		return nil, err
+	}
+	cl := &Classifier{}
+	err = c.StartComponent(ctx, localcluster.Component{
+		Name:   ClassifierName,
+		Binary: bin,
+		Args: func(port int) []string {
+			cl.Port = port
+			return append([]string{"classifier", "--kubeconfig=" + kubeconfig,
+				"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(port)}, args...)
+		},
+		Ready: func(ctx context.Context, port int) error {
+			body, err := httpGet(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
+			if err != nil {
+				return err
+			}
+			if body != "ok" {
+				return fmt.Errorf("readyz: %s", body)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cl, nil
+}
+
+// Metrics returns the classifier's /metrics.
+func (cl *Classifier) Metrics(ctx context.Context) (string, error) {
+	return httpGet(ctx, fmt.Sprintf("http://127.0.0.1:%d/metrics", cl.Port))
+}
+
+// ClassifierLog returns the classifier's log so far.
+func ClassifierLog(c *localcluster.Cluster) (string, error) {
+	data, err := os.ReadFile(filepath.Join(c.LogsDir(), ClassifierName+".log"))
+	return string(data), err
+}
+
+func httpGet(ctx context.Context, url string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return string(body), fmt.Errorf("GET %s: %s: %s", url, resp.Status, body)
+	}
+	return string(body), nil
+}
+
+// PodEvents returns the Events (events.k8s.io) about pod, oldest first.
+func PodEvents(ctx context.Context, c *localcluster.Cluster, pod *corev1.Pod) ([]EventSummary, error) {
+	list, err := c.Client().EventsV1().Events(pod.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	items := list.Items
+	slices.SortStableFunc(items, func(a, b eventsv1.Event) int { return a.EventTime.Compare(b.EventTime.Time) })
+	var out []EventSummary
+	for _, e := range items {
+		if e.Regarding.Kind != "Pod" || e.Regarding.Name != pod.Name || e.Regarding.UID != pod.UID {
+			continue
+		}
+		out = append(out, EventSummary{Type: e.Type, Reason: e.Reason, Note: e.Note, Controller: e.ReportingController})
+	}
+	return out, nil
+}
+
+// EventSummary is what the tests read of an Event.
+type EventSummary struct {
+	Type, Reason, Note, Controller string
+}

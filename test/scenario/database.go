@@ -1,0 +1,218 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/likewise-dev/likewise/pkg/apis"
+	"github.com/likewise-dev/likewise/pkg/classifier/controller"
+	"github.com/likewise-dev/likewise/test/pgserver"
+)
+
+// Workload is what a database pod's PostgreSQL runs.
+type Workload string
+
+const (
+	// WorkloadOLTP: pgbench's TPC-B-like transactions at a low rate.
+	WorkloadOLTP Workload = apis.WorkloadOLTP
+	// WorkloadOLAP: a TPC-H-style query (Q1, a scan of 400 000 line items with aggregation, about
+	// 0.2 s here) every Pause.
+	WorkloadOLAP Workload = apis.WorkloadOLAP
+	// WorkloadIdle: nothing.
+	WorkloadIdle Workload = "idle"
+)
+
+// DatabaseName is the database every scenario server gets and loads.
+const DatabaseName = "app"
+
+// Database is a real PostgreSQL server on a database pod's IP, standing in for the container
+// KWOK does not run, with a light, rate-limited load.
+type Database struct {
+	Pod      *corev1.Pod
+	Server   *pgserver.Server
+	Workload Workload
+	load     *pgserver.Load
+}
+
+// DatabaseOptions say what a Database runs.
+type DatabaseOptions struct {
+	Workload Workload
+	// Rate is the OLTP load's transactions per second (default 20).
+	Rate float64
+	// Pause is the OLAP load's pause between queries (default 1s).
+	Pause time.Duration
+	// ScriptDir is where the OLAP load's pgbench scripts are written (required for OLAP).
+	ScriptDir string
+	// Port is the port on the pod's IP (default 5432, PostgreSQL's and the classifier's default).
+	Port int
+	// TLSNames, when set, turn TLS on with a certificate for the pod's IP and these DNS names,
+	// signed by the server's own CA (Server.CAPEM).
+	TLSNames []string
+	// NoStatStatements leaves pg_stat_statements out of shared_preload_libraries.
+	NoStatStatements bool
+}
+
+// StartDatabase starts PostgreSQL 15 on pod's IP (a loopback address from its node's podCIDR),
+// creates database app with what the workload needs, and starts the load.
+func StartDatabase(ctx context.Context, pod *corev1.Pod, opts DatabaseOptions) (*Database, error) {
+	ip, err := netip.ParseAddr(pod.Status.PodIP)
+	if err != nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("pod %s/%s: IP %q is not a loopback address: no test traffic leaves 127.0.0.0/8", pod.Namespace, pod.Name, pod.Status.PodIP)
+	}
+	port := opts.Port
+	if port == 0 {
+		port = controller.DefaultPort
+	}
+	pgOpts := []pgserver.Option{pgserver.WithListenAddress(ip.String()), pgserver.WithPort(port),
+		pgserver.WithStatStatements(!opts.NoStatStatements)}
+	if len(opts.TLSNames) > 0 {
+		pgOpts = append(pgOpts, pgserver.WithTLS(opts.TLSNames...))
+	}
+	s, err := pgserver.Start(ctx, pgOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	d := &Database{Pod: pod, Server: s, Workload: opts.Workload}
+	if err := d.start(ctx, opts); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return d, nil
+}
+
+func (d *Database) start(ctx context.Context, opts DatabaseOptions) error {
+	s := d.Server
+	if err := s.CreateDatabase(ctx, DatabaseName); err != nil {
+		return err
+	}
+	var load pgserver.Pgbench
+	switch opts.Workload {
+	case WorkloadOLTP:
+		if err := s.PgbenchInit(ctx, DatabaseName, 1); err != nil {
+			return err
+		}
+		rate := opts.Rate
+		if rate == 0 {
+			rate = 20
+		}
+		load = pgserver.Pgbench{DB: DatabaseName, Builtins: []string{pgserver.TPCBLike}, Clients: 1, Rate: rate}
+	case WorkloadOLAP:
+		if opts.ScriptDir == "" {
+			return errors.New("an OLAP database needs a ScriptDir for its pgbench scripts")
+		}
+		if err := s.CreateTPCH(ctx, DatabaseName, pgserver.TPCHSmall); err != nil {
+			return err
+		}
+		pause := opts.Pause
+		if pause == 0 {
+			pause = time.Second
+		}
+		scripts, err := pgserver.WriteTPCHScripts(opts.ScriptDir, pause, "q1")
+		if err != nil {
+			return err
+		}
+		load = pgserver.Pgbench{DB: DatabaseName, Scripts: scripts, Clients: 1, NoVacuum: true}
+	case WorkloadIdle:
+	default:
+		return fmt.Errorf("workload %q: must be %s, %s or %s", opts.Workload, WorkloadOLTP, WorkloadOLAP, WorkloadIdle)
+	}
+	// Vacuum now rather than have autovacuum show up as load later.
+	if _, err := s.Psql(ctx, DatabaseName, "VACUUM ANALYZE"); err != nil {
+		return err
+	}
+	if load.DB == "" {
+		return nil
+	}
+	l, err := s.StartPgbench(context.WithoutCancel(ctx), load)
+	if err != nil {
+		return err
+	}
+	d.load = l
+	return nil
+}
+
+// LoadErr is the load's error if pgbench failed (nil while it runs or after Close).
+func (d *Database) LoadErr() error {
+	if d.load == nil {
+		return nil
+	}
+	return d.load.Err()
+}
+
+// StopLoad stops the load, if any, and returns pgbench's error if it had failed.
+func (d *Database) StopLoad() error {
+	if d.load == nil {
+		return nil
+	}
+	err := d.load.Stop()
+	d.load = nil
+	return err
+}
+
+// Close stops the load and the server and removes its files.
+func (d *Database) Close() {
+	_ = d.StopLoad()
+	d.Server.Close()
+}
+
+// SetMonitorPassword sets the monitoring role's password, so that databases of one namespace
+// can share one Secret, as the classifier's default Secret name expects.
+func (d *Database) SetMonitorPassword(ctx context.Context, password string) error {
+	_, err := d.Server.Psql(ctx, pgserver.DefaultDB, fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", pgserver.MonitorRole, password))
+	return err
+}
+
+// MonitorSecret is the classifier's credentials Secret for a database: the monitoring role
+// (pg_read_all_stats, read-only; see docs/classifier.md) with its password, and the database.
+func (d *Database) MonitorSecret(name string) *corev1.Secret {
+	return MonitorSecret(d.Pod.Namespace, name, d.Server.MonitorPassword())
+}
+
+// MonitorSecret is a credentials Secret for the scenario servers' monitoring role with password.
+func MonitorSecret(namespace, name, password string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		StringData: map[string]string{
+			controller.SecretKeyUsername: pgserver.MonitorRole,
+			controller.SecretKeyPassword: password,
+			controller.SecretKeyDatabase: DatabaseName,
+		},
+	}
+}
+
+// WaitRunning waits until every named pod in ns runs with an IP (KWOK's pod-ready stage) and
+// returns them by name.
+func WaitRunning(ctx context.Context, client kubernetes.Interface, ns string, names []string, timeout time.Duration) (map[string]*corev1.Pod, error) {
+	pods := map[string]*corev1.Pod{}
+	var pending []string
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		pending = nil
+		for _, name := range names {
+			if p, ok := pods[name]; ok && p.Status.PodIP != "" {
+				continue
+			}
+			p, err := client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			if p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" {
+				pending = append(pending, name)
+				continue
+			}
+			pods[name] = p
+		}
+		return len(pending) == 0, nil
+	})
+	if err != nil {
+		return pods, fmt.Errorf("waiting for pods %v in %s to run with an IP: %w", pending, ns, err)
+	}
+	return pods, nil
+}
