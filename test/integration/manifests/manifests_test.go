@@ -1,7 +1,7 @@
 // Package manifests applies what users deploy (every kustomization and manifest under
 // manifests/) to a real kube-apiserver with server-side dry-run, checks pod templates against
-// their namespace's Pod Security level, and runs likewise-scheduler with exactly the rights its
-// manifests grant its ServiceAccount.
+// their namespace's Pod Security level, and runs likewise-scheduler and likewise classifier with
+// exactly the rights their manifests grant their ServiceAccounts.
 package manifests
 
 import (
@@ -18,8 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -196,6 +198,7 @@ func TestServerSideDryRun(t *testing.T) {
 	defer cancel()
 	a := newApplier(t)
 	sets := loadManifests(t)
+	created := map[string]bool{}
 	for _, s := range sets {
 		// Namespaces come first in a kustomize build; ServiceAccounts after them.
 		for _, o := range s.objects {
@@ -204,6 +207,23 @@ func TestServerSideDryRun(t *testing.T) {
 					t.Fatalf("%s: %v", s.source, err)
 				}
 			}
+			if o.GetKind() == "Namespace" {
+				created[o.GetName()] = true
+			}
+		}
+	}
+	// Examples meant for the user's own namespaces (a RoleBinding per namespace of databases)
+	// name one that no manifest creates: create it, as the user has.
+	for _, s := range sets {
+		for _, o := range s.objects {
+			ns := o.GetNamespace()
+			if ns == "" || created[ns] {
+				continue
+			}
+			if _, err := cluster.Client().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+				t.Fatalf("%s: creating namespace %s: %v", s.source, ns, err)
+			}
+			created[ns] = true
 		}
 	}
 	for _, s := range sets {
@@ -229,5 +249,31 @@ func TestServerSideDryRun(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSharedObjectsAgree: objects that more than one kustomization creates (the likewise-system
+// Namespace) are identical in each, so applying one base after another changes nothing and
+// neither fights the other.
+func TestSharedObjectsAgree(t *testing.T) {
+	type id struct{ apiVersion, kind, namespace, name string }
+	seen := map[id]manifestSet{}
+	var shared int
+	for _, s := range loadManifests(t) {
+		for _, o := range s.objects {
+			k := id{o.GetAPIVersion(), o.GetKind(), o.GetNamespace(), o.GetName()}
+			first, ok := seen[k]
+			if !ok {
+				seen[k] = manifestSet{source: s.source, objects: []*unstructured.Unstructured{o}}
+				continue
+			}
+			shared++
+			if diff := cmp.Diff(first.objects[0].Object, o.Object); diff != "" {
+				t.Errorf("%s %s/%s differs between %s and %s (-first,+second):\n%s", k.kind, k.namespace, k.name, first.source, s.source, diff)
+			}
+		}
+	}
+	if shared == 0 {
+		t.Error("no object is shared between manifests: is the likewise-system Namespace no longer in both bases?")
 	}
 }
