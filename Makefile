@@ -74,7 +74,7 @@ generate: ## Regenerate deepcopy, conversion and defaulting code for the plugin 
 ##@ Try it
 
 .PHONY: demo
-demo: cluster-binaries $(BIN_DIR)/likewise-scheduler ## Start (or reuse) the local cluster and likewise-scheduler; show where pods land, default vs likewise.
+demo: cluster-binaries build postgres ## Start (or reuse) the local cluster, likewise-scheduler and the classifier on real PostgreSQL; show where pods land.
 	$(GO) run ./hack/demo -dir $(LOCAL_DIR) -tools $(TOOLS_DIR)
 
 ##@ Test
@@ -92,7 +92,7 @@ test-unit: ## Unit tests (pure logic; no servers).
 
 # -count=1: these tests exercise servers and binaries outside Go's view; a cached pass proves nothing.
 .PHONY: test-integration
-test-integration: cluster-binaries postgres $(BIN_DIR)/likewise-scheduler ## Integration tests: real etcd + kube-apiserver + KWOK, real PostgreSQL, the real binaries.
+test-integration: cluster-binaries postgres $(BIN_DIR)/likewise-scheduler $(BIN_DIR)/likewise ## Integration tests: real etcd + kube-apiserver + KWOK, real PostgreSQL, the real binaries.
 	LIKEWISE_TOOLS_DIR=$(abspath $(TOOLS_DIR)) LIKEWISE_BIN_DIR=$(abspath $(BIN_DIR)) \
 		$(GO) test $(TEST_FLAGS) -count=1 -timeout 40m ./test/...
 

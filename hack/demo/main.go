@@ -1,8 +1,10 @@
 // Command demo is `make demo`: on the local cluster (started, or reused, in _output/local) it
-// runs likewise-scheduler and shows, as before/after tables, where kube-scheduler's default
-// profile and likewise put the same pods: database pods by workload type, notebook servers by
-// users per node. It leaves the cluster and the scheduler running for a
-// closer look; `make local-down` stops them.
+// runs likewise-scheduler and shows, as before/after tables, where pods land: the study's
+// database pods created without a type, then labelled by the classifier from what their real
+// PostgreSQL servers run, and recreated with those labels; and notebook servers by users per
+// node, kube-scheduler's default profile against NotebookSpread. It leaves the cluster and the
+// scheduler running for a closer look; `make local-down` stops them. The PostgreSQL servers,
+// their loads and the classifier stop when the demo ends.
 package main
 
 import (
@@ -17,11 +19,12 @@ import (
 	"syscall"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
 
+	"github.com/likewise-dev/likewise/pkg/apis"
 	"github.com/likewise-dev/likewise/test/localcluster"
 	"github.com/likewise-dev/likewise/test/scenario"
 )
@@ -64,21 +67,7 @@ func run(ctx context.Context, dir, tools string) error {
 		return err
 	}
 
-	fmt.Printf("\nDatabase pods: the study's 6 OLTP and 6 OLAP pods (1 CPU, 2Gi each), created interleaved,\n" +
-		"on 2 nodes with room for 6 each; once with kube-scheduler's default profile, once with likewise.\n\n")
-	pods := scenario.StudyPods()
-	var runs []scenario.Run
-	for _, r := range []struct{ label, profile string }{
-		{"before (default)", scenario.ProfileDefault},
-		{"after (likewise)", scenario.ProfileLikewise},
-	} {
-		placement, err := placeStudy(ctx, c, r.profile, pods)
-		if err != nil {
-			return err
-		}
-		runs = append(runs, scenario.Run{Label: r.label, Placement: placement, Types: scenario.TypesOf(pods)})
-	}
-	if err := scenario.WriteTable(os.Stdout, runs); err != nil {
+	if err := demoDatabases(ctx, c); err != nil {
 		return err
 	}
 
@@ -103,28 +92,15 @@ func run(ctx context.Context, dir, tools string) error {
 	}
 
 	fmt.Printf(`
-The cluster and likewise-scheduler keep running:
+The cluster and likewise-scheduler keep running (the PostgreSQL servers and the classifier have stopped):
   export KUBECONFIG=%s
-  kubectl get pods -A -o wide -l %s
+  kubectl get pods -A -o wide -l %s -L %s
 Scheduler log: %s
+Classifier log: %s
 Stop everything with: make local-down
-`, c.KubeconfigPath(), scenario.LabelCase, filepath.Join(c.LogsDir(), localcluster.SchedulerName+".log"))
+`, c.KubeconfigPath(), scenario.LabelCase, apis.LabelWorkloadType, filepath.Join(c.LogsDir(), localcluster.SchedulerName+".log"),
+		filepath.Join(c.LogsDir(), scenario.ClassifierName+".log"))
 	return nil
-}
-
-// placeStudy runs the study's pods on two fresh nodes under profile and returns where they went.
-func placeStudy(ctx context.Context, c *localcluster.Cluster, profile string, pods []scenario.Pod) (scenario.Placement, error) {
-	k, err := scenario.NewCase(ctx, c, casePrefix, []localcluster.NodeSpec{{}, {}}, corev1.ResourceList{
-		corev1.ResourceCPU:    resource.MustParse("6"),
-		corev1.ResourceMemory: resource.MustParse("24Gi"),
-	})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := k.Create(ctx, c, profile, pods); err != nil {
-		return nil, err
-	}
-	return k.WaitPlaced(ctx, c, len(pods), placeTimeout)
 }
 
 // placeNotebooks logs the users in on the notebook scene's fresh nodes under profile and returns
@@ -151,17 +127,37 @@ func placeNotebooks(ctx context.Context, c *localcluster.Cluster, profile string
 	}, nil
 }
 
-// clearPreviousRun deletes the namespaces and nodes an earlier demo left.
+// clearPreviousRun deletes the namespaces and nodes an earlier demo left. The nodes go only
+// once the namespaces (and so their pods) are gone: new nodes reuse the names, and a pod still
+// bound to one would count on it, placing this run's pods around the last run's.
 func clearPreviousRun(ctx context.Context, c *localcluster.Cluster) error {
 	var errs []error
 	namespaces, err := c.Client().CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err
 	}
+	var deleting []string
 	for _, ns := range namespaces.Items {
 		if strings.HasPrefix(ns.Name, casePrefix+"-") {
-			errs = append(errs, c.Client().CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{}))
+			deleting = append(deleting, ns.Name)
+			if err := c.Client().CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, err)
+			}
 		}
+	}
+	if len(deleting) > 0 {
+		fmt.Printf("Clearing the previous run (%d namespaces)...\n", len(deleting))
+	}
+	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, placeTimeout, true, func(ctx context.Context) (bool, error) {
+		for _, ns := range deleting {
+			if _, err := c.Client().CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("waiting for the previous run's namespaces %v to go: %w", deleting, err))
 	}
 	nodes, err := c.Client().CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: scenario.LabelCase})
 	if err != nil {

@@ -216,3 +216,29 @@ func WaitRunning(ctx context.Context, client kubernetes.Interface, ns string, na
 	}
 	return pods, nil
 }
+
+// StudyDatabase is one of the study's database pods, created without a type, and the workload
+// its PostgreSQL runs: the classifier has to find the type out.
+type StudyDatabase struct {
+	Pod      Pod
+	Workload Workload
+}
+
+// StudyDatabases are the study's twelve database pods, db-01 to db-12, unlabelled but opted in
+// to classification (likewise.dev/classify=true), each requesting one CPU and 2Gi, with
+// workloads in StudyPods' order (two OLTP, two OLAP, ...), so that a resource-balancing
+// scheduler puts three of each on each of two nodes.
+func StudyDatabases() []StudyDatabase {
+	var out []StudyDatabase
+	for i, p := range StudyPods() {
+		out = append(out, StudyDatabase{
+			Pod: Pod{
+				Name:   fmt.Sprintf("db-%02d", i+1),
+				Labels: map[string]string{apis.LabelClassify: apis.ClassifyEnabled},
+				CPU:    p.CPU, Memory: p.Memory,
+			},
+			Workload: Workload(p.Type),
+		})
+	}
+	return out
+}
