@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -322,5 +323,50 @@ func TestClassifySampleError(t *testing.T) {
 	}
 	if got := ClassifySampleError(nil); got != (Failure{}) {
 		t.Errorf("nil error: %v", got)
+	}
+}
+
+func TestFailureNames(t *testing.T) {
+	reason := regexp.MustCompile(`^[A-Z][A-Za-z]*[a-z]$`)
+	result := regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
+	reasons, results := map[string]bool{}, map[string]bool{ResultOK: true}
+	for _, f := range Failures {
+		if !reason.MatchString(f.Reason) || !result.MatchString(f.Result) {
+			t.Errorf("%+v: want a CamelCase reason and a snake_case result", f)
+		}
+		if reasons[f.Reason] || results[f.Result] {
+			t.Errorf("%+v: reason or result used twice", f)
+		}
+		reasons[f.Reason], results[f.Result] = true, true
+	}
+}
+
+func TestSampleable(t *testing.T) {
+	ready := func(p *corev1.Pod, status corev1.ConditionStatus) *corev1.Pod {
+		p.Status.Phase = corev1.PodRunning
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: status}}
+		return p
+	}
+	terminating := ready(newPod("p").ip("127.1.1.2").pod, corev1.ConditionTrue)
+	terminating.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+	pending := newPod("p").ip("127.1.1.2").pod
+	pending.Status.Phase = corev1.PodPending
+	for _, tc := range []struct {
+		name string
+		pod  *corev1.Pod
+		want bool
+	}{
+		{"running and ready", ready(newPod("p").ip("127.1.1.2").pod, corev1.ConditionTrue), true},
+		{"not ready", ready(newPod("p").ip("127.1.1.2").pod, corev1.ConditionFalse), false},
+		{"no IP", ready(newPod("p").pod, corev1.ConditionTrue), false},
+		{"terminating", terminating, false},
+		{"pending", pending, false},
+		{"no Ready condition", func() *corev1.Pod { p := newPod("p").ip("127.1.1.2").pod; p.Status.Phase = corev1.PodRunning; return p }(), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := sampleable(tc.pod); got != tc.want {
+				t.Errorf("sampleable = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/kubernetes/third_party/forked/golang/expansion"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
 	"github.com/likewise-dev/likewise/test/localcluster"
@@ -39,7 +40,7 @@ func TestClassifierRunsWithItsServiceAccount(t *testing.T) {
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &d); err != nil {
 			t.Fatal(err)
 		}
-		args = d.Spec.Template.Spec.Containers[0].Args
+		args = kubeletArgs(d.Namespace, d.Spec.Template.Spec.Containers[0])
 	}
 	if len(args) == 0 || args[0] != "classifier" {
 		t.Fatalf("the Deployment's container args %v do not run the classifier", args)
@@ -151,6 +152,26 @@ func mustEvents(ctx context.Context, t *testing.T, pod *corev1.Pod, reason strin
 	})
 	if err != nil {
 		t.Errorf("no %s Event on %s/%s: %v", reason, pod.Namespace, pod.Name, err)
+	}
+	return out
+}
+
+// kubeletArgs expands $(VAR) in a container's args from its env, as the kubelet does, for the
+// env a Deployment in namespace can have here: literal values and metadata.namespace.
+func kubeletArgs(namespace string, c corev1.Container) []string {
+	env := map[string]string{}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			env[e.Name] = e.Value
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
+			env[e.Name] = namespace
+		}
+	}
+	mapping := expansion.MappingFuncFor(env)
+	var out []string
+	for _, a := range c.Args {
+		out = append(out, expansion.Expand(a, mapping))
 	}
 	return out
 }
