@@ -1,8 +1,9 @@
 package controller
 
 import (
-	"regexp"
-	"strings"
+	"errors"
+
+	"github.com/likewise-dev/likewise/pkg/classifier/pgstats"
 )
 
 // Event reasons of classification (Normal Events on the pod).
@@ -56,36 +57,25 @@ var Failures = []Failure{
 	FailureDatabaseUnreachable, FailureTLS, FailureInsufficientPrivilege, FailureSampleFailed,
 }
 
-var sqlstate = regexp.MustCompile(`\(SQLSTATE ([0-9A-Z]{5})\)`)
-
-// ClassifySampleError says which Failure a sampler's error is. pgstats reports connection
-// errors as text (redacted: never the password), so this reads the text: the SQLSTATE that
-// PostgreSQL's errors end with, and pgconn's "dial error" and "tls error" prefixes.
+// ClassifySampleError says which Failure a sampler's error is, from the Cause pgstats gives it.
 func ClassifySampleError(err error) Failure {
 	if err == nil {
 		return Failure{}
 	}
-	msg := err.Error()
-	if m := sqlstate.FindStringSubmatch(msg); m != nil {
-		switch code := m[1]; {
-		case code == "28P01" || code == "28000": // invalid_password, invalid_authorization_specification
-			return FailureCredentialsInvalid
-		case code == "42501": // insufficient_privilege: no CONNECT on the database
-			return FailureInsufficientPrivilege
-		case strings.HasPrefix(code, "57P") || code == "53300": // shutting down, starting up; too many connections
-			return FailureDatabaseUnreachable
-		default:
-			return FailureSampleFailed
-		}
+	var e *pgstats.Error
+	if !errors.As(err, &e) {
+		return FailureSampleFailed
 	}
-	switch {
-	case strings.Contains(msg, "tls error") || strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:"):
-		return FailureTLS
-	case strings.Contains(msg, "dial error") || strings.Contains(msg, "connection refused") ||
-		strings.Contains(msg, "timeout:") || strings.Contains(msg, "i/o timeout") ||
-		strings.Contains(msg, "no route to host") || strings.Contains(msg, "unexpected EOF") ||
-		strings.Contains(msg, "connection reset"):
+	switch e.Cause {
+	case pgstats.CauseAuthentication:
+		return FailureCredentialsInvalid
+	case pgstats.CausePrivilege:
+		return FailureInsufficientPrivilege
+	case pgstats.CauseUnreachable:
 		return FailureDatabaseUnreachable
+	case pgstats.CauseTLS:
+		return FailureTLS
+	default:
+		return FailureSampleFailed
 	}
-	return FailureSampleFailed
 }

@@ -73,8 +73,20 @@ func (s *Sampler) Close(ctx context.Context) error {
 }
 
 // Sample takes one snapshot. On a connection error it drops the connection and returns the
-// error; the next call reconnects.
+// error; the next call reconnects. Every error is an *Error, which says its Cause.
 func (s *Sampler) Sample(ctx context.Context) (classifier.Snapshot, error) {
+	snap, err := s.sampleOnce(ctx)
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			err = newError(fmt.Sprintf("sampling %s: %v", s.target, err), err)
+		}
+		return classifier.Snapshot{}, err
+	}
+	return snap, nil
+}
+
+func (s *Sampler) sampleOnce(ctx context.Context) (classifier.Snapshot, error) {
 	logger := klog.FromContext(ctx).WithValues("target", s.target)
 	if s.conn == nil || s.conn.IsClosed() {
 		if err := s.connect(ctx); err != nil {
@@ -101,7 +113,7 @@ func (s *Sampler) Sample(ctx context.Context) (classifier.Snapshot, error) {
 		if s.conn != nil && (s.conn.IsClosed() || !isServerError(err)) {
 			s.drop(ctx)
 		}
-		return classifier.Snapshot{}, fmt.Errorf("sampling %s: %w", s.target, err)
+		return classifier.Snapshot{}, err
 	}
 	if !s.lookedUp && s.info.StatStatementsUsable && !featuresOf(s.info).activityQueryID {
 		s.lookedUp = true
@@ -132,7 +144,7 @@ func (s *Sampler) connect(ctx context.Context) error {
 	conn, err := pgx.ConnectConfig(ctx, s.pgx.Copy())
 	if err != nil {
 		// pgconn's connect errors name host, user and database, never the password; redact anyway.
-		return fmt.Errorf("connecting to %s: %s", s.target, redact(err.Error(), s.cfg.DSN, s.cfg.Password))
+		return newError(fmt.Sprintf("connecting to %s: %s", s.target, redact(err.Error(), s.cfg.DSN, s.cfg.Password)), err)
 	}
 	s.conn = conn
 	s.lookedUp = false
