@@ -5,11 +5,7 @@
 package manifests
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -25,15 +21,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/restmapper"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/likewise-dev/likewise/test/localcluster"
+	"github.com/likewise-dev/likewise/test/scenario"
 )
 
 var cluster *localcluster.Cluster
@@ -83,26 +73,22 @@ func loadManifests(t *testing.T) []manifestSet {
 	}
 	var sets []manifestSet
 	for _, k := range kustomizations {
-		res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), k)
-		if err != nil {
-			t.Fatalf("kustomize build %s: %v", k, err)
-		}
-		data, err := res.AsYaml()
+		objects, err := scenario.Kustomize(rel(root, k))
 		if err != nil {
 			t.Fatal(err)
 		}
-		sets = append(sets, manifestSet{source: rel(root, k), objects: decode(t, k, data)})
+		sets = append(sets, manifestSet{source: rel(root, k), objects: objects})
 	}
 	for _, f := range files {
 		if slices.ContainsFunc(kustomizations, func(k string) bool { return filepath.Dir(f) == k }) {
 			continue
 		}
-		data, err := os.ReadFile(f)
+		all, err := scenario.ReadObjects(rel(root, f))
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rel(root, f), err)
 		}
 		var objects []*unstructured.Unstructured
-		for _, o := range decode(t, f, data) {
+		for _, o := range all {
 			if o.GetAPIVersion() != "kubescheduler.config.k8s.io/v1" {
 				objects = append(objects, o)
 			}
@@ -125,67 +111,13 @@ func rel(root, path string) string {
 	return r
 }
 
-func decode(t *testing.T, source string, data []byte) []*unstructured.Unstructured {
+func newApplier(t *testing.T) *scenario.Applier {
 	t.Helper()
-	var out []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		var obj map[string]any
-		if err := dec.Decode(&obj); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out
-			}
-			t.Fatalf("%s: %v", source, err)
-		}
-		if len(obj) == 0 {
-			continue
-		}
-		out = append(out, &unstructured.Unstructured{Object: obj})
-	}
-}
-
-type applier struct {
-	mapper *restmapper.DeferredDiscoveryRESTMapper
-	dyn    dynamic.Interface
-}
-
-func newApplier(t *testing.T) *applier {
-	t.Helper()
-	cfg := cluster.RESTConfig()
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	a, err := scenario.NewApplier(cluster)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &applier{mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), dyn: dyn}
-}
-
-// apply server-side-applies obj; dryRun asks the API server to validate and admit it without
-// storing it.
-func (a *applier) apply(ctx context.Context, obj *unstructured.Unstructured, dryRun bool) error {
-	gvk := obj.GroupVersionKind()
-	mapping, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", gvk, obj.GetName(), err)
-	}
-	opts := metav1.ApplyOptions{FieldManager: "likewise-manifests-test", Force: true}
-	if dryRun {
-		opts.DryRun = []string{metav1.DryRunAll}
-	}
-	var ri dynamic.ResourceInterface = a.dyn.Resource(mapping.Resource)
-	if mapping.Scope.Name() == "namespace" {
-		if obj.GetNamespace() == "" {
-			return fmt.Errorf("%s %s: namespaced object without a namespace", gvk.Kind, obj.GetName())
-		}
-		ri = a.dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace())
-	}
-	if _, err := ri.Apply(ctx, obj.GetName(), obj, opts); err != nil {
-		return fmt.Errorf("%s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
-	}
-	return nil
+	return a
 }
 
 // TestServerSideDryRun applies every manifest with server-side dry-run. Namespaces and
@@ -203,7 +135,7 @@ func TestServerSideDryRun(t *testing.T) {
 		// Namespaces come first in a kustomize build; ServiceAccounts after them.
 		for _, o := range s.objects {
 			if o.GetKind() == "Namespace" || o.GetKind() == "ServiceAccount" {
-				if err := a.apply(ctx, o, false); err != nil {
+				if err := a.Apply(ctx, o, false); err != nil {
 					t.Fatalf("%s: %v", s.source, err)
 				}
 			}
@@ -229,7 +161,7 @@ func TestServerSideDryRun(t *testing.T) {
 	for _, s := range sets {
 		t.Run(s.source, func(t *testing.T) {
 			for _, o := range s.objects {
-				if err := a.apply(ctx, o, true); err != nil {
+				if err := a.Apply(ctx, o, true); err != nil {
 					t.Errorf("%v", err)
 				}
 				if o.GetKind() != "Deployment" {

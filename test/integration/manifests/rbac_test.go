@@ -46,7 +46,7 @@ func TestSchedulerRunsWithItsServiceAccount(t *testing.T) {
 		case "ConfigMap":
 			config, _, _ = unstructuredString(o.Object, "data", "config.yaml")
 		}
-		if err := a.apply(ctx, o, false); err != nil {
+		if err := a.Apply(ctx, o, false); err != nil {
 			t.Fatal(err)
 		}
 	}
