@@ -36,3 +36,19 @@ func TestMain(m *testing.M) {
 		return c.StartScheduler(context.Background(), config, "")
 	})
 }
+
+// keepCase deletes the case k (if made) when the test ends, and fails the test on err, the
+// error of making it.
+func keepCase(t *testing.T, k *scenario.Case, err error) {
+	t.Helper()
+	if k != nil {
+		t.Cleanup(func() {
+			if err := k.Delete(context.Background(), cluster); err != nil {
+				t.Logf("cleaning up case %s: %v", k.Name, err)
+			}
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}

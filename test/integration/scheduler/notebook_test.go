@@ -152,15 +152,6 @@ func newNotebookCase(t *testing.T, scene scenario.NotebookScene) (context.Contex
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	k, err := scenario.NewNotebookCase(ctx, cluster, "notebook", scene)
-	if k != nil {
-		t.Cleanup(func() {
-			if err := k.Delete(context.Background(), cluster); err != nil {
-				t.Logf("cleaning up case %s: %v", k.Name, err)
-			}
-		})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	keepCase(t, k, err)
 	return ctx, k
 }

@@ -289,15 +289,6 @@ func newCase(t *testing.T, specs []localcluster.NodeSpec, cpu, memory string) (c
 		corev1.ResourceCPU:    resource.MustParse(cpu),
 		corev1.ResourceMemory: resource.MustParse(memory),
 	})
-	if k != nil {
-		t.Cleanup(func() {
-			if err := k.Delete(context.Background(), cluster); err != nil {
-				t.Logf("cleaning up case %s: %v", k.Name, err)
-			}
-		})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	keepCase(t, k, err)
 	return ctx, k.Nodes, k.Namespace, k.Name
 }
