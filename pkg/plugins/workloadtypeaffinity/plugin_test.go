@@ -226,19 +226,12 @@ func TestFilter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, ctx := ktesting.NewTestContext(t)
 			f := newFixture(ctx, t, tt.args, nodes, residents)
-			state := framework.NewCycleState()
-			_, s := f.pl.PreFilter(ctx, state, tt.pod, f.NodeInfos)
+			got, s := f.Filter(ctx, f.pl, tt.pod)
 			if diff := cmp.Diff(tt.wantPreFilter, s); diff != "" {
 				t.Fatalf("PreFilter status (-want,+got):\n%s", diff)
 			}
 			if !s.IsSuccess() {
 				return
-			}
-			got := map[string]*fwk.Status{}
-			for _, ni := range f.NodeInfos {
-				if s := f.pl.Filter(ctx, state, tt.pod, ni); !s.IsSuccess() {
-					got[ni.Node().Name] = s
-				}
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("rejected nodes (-want,+got):\n%s", diff)

@@ -69,3 +69,26 @@ func (f Fixture) Score(ctx context.Context, t testing.TB, pl ScorePlugin, pod *v
 	}
 	return got, nil
 }
+
+// FilterPlugin is a plugin with PreFilter and Filter.
+type FilterPlugin interface {
+	fwk.PreFilterPlugin
+	fwk.FilterPlugin
+}
+
+// Filter runs PreFilter, then Filter on every node, as the framework does, and returns the
+// statuses of the nodes Filter rejected, by node name; a PreFilter status other than Success is
+// returned instead.
+func (f Fixture) Filter(ctx context.Context, pl FilterPlugin, pod *v1.Pod) (map[string]*fwk.Status, *fwk.Status) {
+	state := framework.NewCycleState()
+	if _, s := pl.PreFilter(ctx, state, pod, f.NodeInfos); !s.IsSuccess() {
+		return nil, s
+	}
+	rejected := map[string]*fwk.Status{}
+	for _, ni := range f.NodeInfos {
+		if s := pl.Filter(ctx, state, pod, ni); !s.IsSuccess() {
+			rejected[ni.Node().Name] = s
+		}
+	}
+	return rejected, nil
+}
