@@ -142,8 +142,9 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 			return nil, fmt.Errorf("running as root needs the postgres OS account to run initdb and the server: %v; %s", err, missingHint)
 		}
 	}
+	reapOnce.Do(func() { reapOrphans(ctx, s.asPostgres) })
 	// Not t.TempDir: its parent is private to root, and the server runs as postgres.
-	s.Dir, err = os.MkdirTemp("", "pgserver-")
+	s.Dir, err = newServerDir()
 	if err != nil {
 		return nil, fmt.Errorf("creating temporary directory: %w", err)
 	}
