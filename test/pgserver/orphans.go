@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,25 +29,15 @@ func newServerDir() (string, error) {
 
 // reapOrphans stops, at once, every server under the temporary directory whose owning process is
 // gone, and removes its directory. It reports each one on standard error.
-func reapOrphans(ctx context.Context, asPostgres bool) {
+func reapOrphans(ctx context.Context) {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
 	for _, dir := range dirs {
 		pid, ok := ownerPID(filepath.Base(dir))
 		if !ok || processAlive(pid) {
 			continue
 		}
-		s := &Server{Dir: dir, asPostgres: asPostgres}
-		if _, err := os.Stat(filepath.Join(s.dataDir(), "postmaster.pid")); err == nil {
-			binDir, err := FindBinDir()
-			if err != nil {
-				// Without pg_ctl the server cannot be stopped cleanly; leave it and its files be.
-				continue
-			}
-			s.BinDir = binDir
-			stopCtx, cancel := context.WithTimeout(ctx, time.Minute)
-			err = s.pgCtl(stopCtx, "stop", "-w", "-t", "50", "-m", string(Immediate))
-			cancel()
-			if err != nil && serverRunning(s.dataDir()) {
+		if pm := postmasterPID(filepath.Join(dir, "data")); pm > 0 {
+			if err := stopImmediately(ctx, pm); err != nil {
 				fmt.Fprintf(os.Stderr, "pgserver: could not stop the orphaned server in %s (process %d is gone): %v\n", dir, pid, err)
 				continue
 			}
@@ -77,13 +68,41 @@ func processAlive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-// serverRunning reports whether the postmaster named in dataDir's postmaster.pid still runs.
-func serverRunning(dataDir string) bool {
+// postmasterPID returns the PID of the running postmaster named in dataDir's postmaster.pid, or 0.
+// The process must be a server of dataDir (pg_ctl starts it with -D dataDir): a stale file whose
+// PID now belongs to another process names nothing.
+func postmasterPID(dataDir string) int {
 	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
 	if err != nil {
-		return false
+		return 0
 	}
 	first, _, _ := strings.Cut(string(b), "\n")
 	pid, err := strconv.Atoi(strings.TrimSpace(first))
-	return err == nil && pid > 0 && processAlive(pid)
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !slices.Contains(strings.Split(string(cmdline), "\x00"), dataDir) {
+		return 0
+	}
+	return pid
+}
+
+// stopImmediately sends the postmaster SIGQUIT, PostgreSQL's immediate shutdown (what pg_ctl
+// stop -m immediate does, for any version), and waits for it to exit. As root it can signal a
+// server running as the postgres account.
+func stopImmediately(ctx context.Context, pid int) error {
+	if err := syscall.Kill(pid, syscall.SIGQUIT); err != nil {
+		return fmt.Errorf("signalling postmaster %d: %w", pid, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for processAlive(pid) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("postmaster %d still runs 30 s after SIGQUIT", pid)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
 }
