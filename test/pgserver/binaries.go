@@ -74,3 +74,25 @@ func majorOf(dir string) float64 {
 	}
 	return v
 }
+
+// serverPrograms are what WithServerBinDir's directory must hold.
+var serverPrograms = []string{"initdb", "pg_ctl", "postgres"}
+
+// serverBinDir resolves dir's symbolic links and checks that it holds the server programs.
+func serverBinDir(dir string) (string, error) {
+	resolved, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", fmt.Errorf("PostgreSQL server directory %s: %w; run `make postgres-versions` (hack/fetch-postgres.sh)", dir, err)
+	}
+	var missing []string
+	for _, b := range serverPrograms {
+		if fi, err := os.Stat(filepath.Join(resolved, b)); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			missing = append(missing, b)
+		}
+	}
+	if len(missing) > 0 {
+		return "", fmt.Errorf("PostgreSQL server directory %s lacks %s; run `make postgres-versions` (hack/fetch-postgres.sh)",
+			dir, strings.Join(missing, ", "))
+	}
+	return resolved, nil
+}

@@ -58,7 +58,7 @@ func (s *Server) PgbenchInit(ctx context.Context, db string, scale int, extra ..
 func (s *Server) pgbench(ctx context.Context, db string, args ...string) *exec.Cmd {
 	args = append([]string{"-h", s.Host, "-p", strconv.Itoa(s.Port), "-U", Superuser}, args...)
 	args = append(args, db)
-	cmd := exec.CommandContext(ctx, filepath.Join(s.BinDir, "pgbench"), args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(s.ClientBinDir, "pgbench"), args...)
 	cmd.Env = append(os.Environ(), "PGPASSWORD="+s.superPassword, "PGCONNECT_TIMEOUT=10")
 	return cmd
 }

@@ -59,7 +59,7 @@ func TestServer(t *testing.T) {
 
 	// The monitoring role logs in with its password, reads all statistics and cannot write.
 	monitor := func(sql string) (string, error) {
-		cmd := exec.CommandContext(ctx, filepath.Join(s.BinDir, "psql"), "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql, s.MonitorDSN(DefaultDB))
+		cmd := exec.CommandContext(ctx, filepath.Join(s.ClientBinDir, "psql"), "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql, s.MonitorDSN(DefaultDB))
 		out, err := cmd.CombinedOutput()
 		return strings.TrimSpace(string(out)), err
 	}

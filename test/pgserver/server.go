@@ -4,6 +4,10 @@
 //
 // When the test runs as root (CI does), initdb, pg_ctl and the server run as the postgres account,
 // because PostgreSQL refuses to run as root.
+//
+// The server is the distribution's (FindBinDir), or another major version's with
+// WithServerBinDir (`make postgres-versions` fetches 13, 14, 16 and 17); psql and pgbench are
+// always the distribution's.
 package pgserver
 
 import (
@@ -46,6 +50,7 @@ const (
 )
 
 type options struct {
+	serverBinDir   string
 	listenAddress  string
 	port           int
 	statStatements bool
@@ -56,6 +61,11 @@ type options struct {
 
 // Option configures Start.
 type Option func(*options)
+
+// WithServerBinDir runs the server programs (initdb, pg_ctl, postgres) from dir, another major
+// version than FindBinDir's, with FindBinDir's psql and pgbench as clients. Symbolic links in dir
+// are resolved: the postgres account must reach the files themselves.
+func WithServerBinDir(dir string) Option { return func(o *options) { o.serverBinDir = dir } }
 
 // WithListenAddress makes the server listen on addr, any 127.x.y.z address (default 127.0.0.1).
 func WithListenAddress(addr string) Option { return func(o *options) { o.listenAddress = addr } }
@@ -79,11 +89,12 @@ func WithSetting(name, value string) Option {
 
 // Server is one running PostgreSQL server owned by a test.
 type Server struct {
-	BinDir  string
-	Dir     string // temporary directory: data/, server.log, sockets
-	Host    string
-	Port    int
-	Version int // server_version_num of the binaries, e.g. 150018
+	BinDir       string // initdb, pg_ctl, postgres
+	ClientBinDir string // psql, pgbench
+	Dir          string // temporary directory: data/, server.log, sockets
+	Host         string
+	Port         int
+	Version      int // server_version_num of the binaries, e.g. 150018
 
 	StatStatements bool
 
@@ -125,12 +136,19 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 	if ip == nil || ip.To4() == nil || !ip.IsLoopback() {
 		return nil, fmt.Errorf("listen address %q: must be an IPv4 loopback address (127.x.y.z)", o.listenAddress)
 	}
-	binDir, err := FindBinDir()
+	clientBinDir, err := FindBinDir()
 	if err != nil {
 		return nil, err
 	}
+	binDir := clientBinDir
+	if o.serverBinDir != "" {
+		if binDir, err = serverBinDir(o.serverBinDir); err != nil {
+			return nil, err
+		}
+	}
 	s := &Server{
 		BinDir:          binDir,
+		ClientBinDir:    clientBinDir,
 		Host:            o.listenAddress,
 		StatStatements:  o.statStatements,
 		superPassword:   randomPassword(),
@@ -142,7 +160,7 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 			return nil, fmt.Errorf("running as root needs the postgres OS account to run initdb and the server: %v; %s", err, missingHint)
 		}
 	}
-	reapOnce.Do(func() { reapOrphans(ctx, s.asPostgres) })
+	reapOnce.Do(func() { reapOrphans(ctx) })
 	// Not t.TempDir: its parent is private to root, and the server runs as postgres.
 	s.Dir, err = newServerDir()
 	if err != nil {
@@ -356,7 +374,7 @@ func (s *Server) SuperuserPassword() string { return s.superPassword }
 
 // Psql runs sql in db as the superuser over TCP and returns psql's unaligned, tuples-only output.
 func (s *Server) Psql(ctx context.Context, db, sql string) (string, error) {
-	cmd := exec.CommandContext(ctx, filepath.Join(s.BinDir, "psql"), "-X", "-q", "-A", "-t",
+	cmd := exec.CommandContext(ctx, filepath.Join(s.ClientBinDir, "psql"), "-X", "-q", "-A", "-t",
 		"-v", "ON_ERROR_STOP=1", "-h", s.Host, "-p", strconv.Itoa(s.Port), "-U", Superuser, "-d", db, "-c", sql)
 	cmd.Env = append(os.Environ(), "PGPASSWORD="+s.superPassword, "PGCONNECT_TIMEOUT=10")
 	var stdout, stderr bytes.Buffer
@@ -374,7 +392,7 @@ func (s *Server) PsqlFile(ctx context.Context, db, path string, vars map[string]
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		args = append(args, "-v", k+"="+vars[k])
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(s.BinDir, "psql"), args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(s.ClientBinDir, "psql"), args...)
 	cmd.Env = append(os.Environ(), "PGPASSWORD="+s.superPassword, "PGCONNECT_TIMEOUT=10")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("psql -f %s on %s: %w: %s", path, db, err, truncate(strings.TrimSpace(string(out)), 2000))
@@ -384,7 +402,7 @@ func (s *Server) PsqlFile(ctx context.Context, db, path string, vars map[string]
 
 // psqlSocket runs sql as the superuser over the Unix socket (trusted), before passwords matter.
 func (s *Server) psqlSocket(ctx context.Context, db, sql string) (string, error) {
-	out, err := s.runServerProgram(ctx, filepath.Join(s.BinDir, "psql"), "-X", "-q", "-A", "-t",
+	out, err := s.runServerProgram(ctx, filepath.Join(s.ClientBinDir, "psql"), "-X", "-q", "-A", "-t",
 		"-v", "ON_ERROR_STOP=1", "-h", s.Dir, "-p", strconv.Itoa(s.Port), "-U", Superuser, "-d", db, "-c", sql)
 	if err != nil {
 		return out, fmt.Errorf("psql on %s: %w: %s", db, err, strings.TrimSpace(out))

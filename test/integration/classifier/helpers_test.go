@@ -250,6 +250,13 @@ func (m *monitor) verdicts(from int) []classifier.Verdict {
 	return v
 }
 
+// snapshots are the snapshots taken so far (all of them until stop records them).
+func (m *monitor) snapshots() []classifier.Snapshot {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.snaps)
+}
+
 func (m *monitor) windowList() []*classifier.Window {
 	m.mu.Lock()
 	defer m.mu.Unlock()
