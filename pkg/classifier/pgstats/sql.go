@@ -13,7 +13,7 @@ const Marker = "/* likewise-sampler */"
 // Supported server versions (server_version_num).
 const (
 	MinServerVersion       = 130000
-	NewestTestedMajor      = 17
+	NewestTestedMajor      = 18
 	newestTestedVersionNum = (NewestTestedMajor + 1) * 10000
 )
 

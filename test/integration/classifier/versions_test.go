@@ -16,14 +16,14 @@ import (
 // otherMajors are the PostgreSQL major versions besides the distribution's 15 that the sampler's
 // version-specific SQL runs against; `make postgres-versions` fetches them (PG_VERSIONS in the
 // Makefile) into <tools dir>/postgresql-<major>.
-var otherMajors = []int{13, 14, 16, 17}
+var otherMajors = []int{13, 14, 16, 17, 18}
 
 // versionWindows is how long each load of TestPostgresVersions runs: a warm-up window,
 // windowsToSwitch windows to classify, and two more.
 const versionWindows = windowsToSwitch + 3
 
 // TestPostgresVersions runs a transactional and then an analytic load (TPC-H Q1, about 0.2 s, every
-// 0.2 s) on PostgreSQL 13, 14, 16 and 17 with pg_stat_statements, each under a new classifier: every window reads both
+// 0.2 s) on PostgreSQL 13, 14, 16, 17 and 18 with pg_stat_statements, each under a new classifier: every window reads both
 // pg_stat_database and pg_stat_statements through that version's SQL, and the loads come out
 // oltp and olap.
 func TestPostgresVersions(t *testing.T) {
