@@ -187,6 +187,22 @@ func TestClassify(t *testing.T) {
 			final:    OLTP,
 		},
 		{
+			name:     "PostgreSQL 13 without pg_stat_statements: analytic queries seen running are olap",
+			snaps:    newSeq(step).then(pg13).then(withoutStatements).
+				advance(25, load{qps: 0.5, queryMs: 1500, caught: time.Second}).snaps,
+			verdicts: repeat("olap", 5),
+			changes:  []string{"3:olap"},
+			final:    OLAP,
+		},
+		{
+			// Queries shorter than longStatement are never seen running; two a second could be
+			// transactions or analytics: no vote, no label.
+			name:     "PostgreSQL 13 without pg_stat_statements: a few short statements a second are no vote",
+			snaps:    newSeq(step).then(pg13).then(withoutStatements).advance(25, load{qps: 2, queryMs: 200}).snaps,
+			verdicts: repeat("deadband", 5),
+			final:    Unknown,
+		},
+		{
 			name:     "alternating loads never agree three windows in a row: no change",
 			snaps:    alternate(newSeq(step).advance(15, tpcb), 10, []load{analytics, tpcb}).snaps,
 			verdicts: words(repeat("oltp", 3), "olap oltp olap oltp olap oltp olap oltp olap oltp"),

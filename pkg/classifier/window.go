@@ -226,8 +226,16 @@ func (c *Classifier) verdict(f Features) (Verdict, string) {
 				f.LongShare, cfg.OLTPMaxLongShare, cfg.AnalyticMinLongShare)
 		}
 	} else if f.AnalyticBusy < cfg.MinAnalyticBusy {
-		return VerdictOLTP, fmt.Sprintf("analyticBusy %.3f < minAnalyticBusy %.3f (no measure of transactional time)",
-			f.AnalyticBusy, cfg.MinAnalyticBusy)
+		// No measure of execution time (PostgreSQL 13 without pg_stat_statements): analytic
+		// statements shorter than longStatement are never seen, so a few transactions a second
+		// may be short analytic queries. Only a transaction rate no such load reaches is oltp.
+		if f.ShortRate < cfg.MixedMinShortRate {
+			return VerdictDeadBand, fmt.Sprintf("analyticBusy %.3f < minAnalyticBusy %.3f but shortRate %.1f < mixedMinShortRate %.1f "+
+				"(no measure of transactional time: too few transactions to tell from short analytic queries)",
+				f.AnalyticBusy, cfg.MinAnalyticBusy, f.ShortRate, cfg.MixedMinShortRate)
+		}
+		return VerdictOLTP, fmt.Sprintf("analyticBusy %.3f < minAnalyticBusy %.3f and shortRate %.1f >= mixedMinShortRate %.1f (no measure of transactional time)",
+			f.AnalyticBusy, cfg.MinAnalyticBusy, f.ShortRate, cfg.MixedMinShortRate)
 	}
 	// Analytic work is there: is transactional work there too?
 	switch {
