@@ -187,8 +187,8 @@ func TestClassify(t *testing.T) {
 			final:    OLTP,
 		},
 		{
-			name:     "PostgreSQL 13 without pg_stat_statements: analytic queries seen running are olap",
-			snaps:    newSeq(step).then(pg13).then(withoutStatements).
+			name: "PostgreSQL 13 without pg_stat_statements: analytic queries seen running are olap",
+			snaps: newSeq(step).then(pg13).then(withoutStatements).
 				advance(25, load{qps: 0.5, queryMs: 1500, caught: time.Second}).snaps,
 			verdicts: repeat("olap", 5),
 			changes:  []string{"3:olap"},
