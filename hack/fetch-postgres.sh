@@ -81,6 +81,7 @@ for version in "$@"; do
 	rm -rf "${link}"
 	mkdir -p "${link}"
 	cp -a "${native}/." "${link}/"
+	chmod -R a+rX "${link}"
 	if ! reachable "${link}/bin/postgres"; then
 		shared=${TMPDIR:-/tmp}/likewise-postgresql-${version}
 		echo "fetch-postgres: the postgres account cannot reach ${dir}: installing into ${shared}"
