@@ -113,10 +113,11 @@ func stopLoad(t testing.TB, l *pgserver.Load) {
 
 // monitor samples one database every interval and feeds a classifier, as the controller will.
 type monitor struct {
-	t      testing.TB
-	name   string
-	cancel context.CancelFunc
-	done   chan struct{}
+	t        testing.TB
+	name     string
+	cancel   context.CancelFunc
+	done     chan struct{}
+	stopOnce sync.Once
 
 	mu         sync.Mutex
 	results    []classifier.Result
@@ -250,7 +251,7 @@ func (m *monitor) verdicts(from int) []classifier.Verdict {
 	return v
 }
 
-// snapshots are the snapshots taken so far (all of them until stop records them).
+// snapshots are the snapshots taken so far.
 func (m *monitor) snapshots() []classifier.Snapshot {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -263,8 +264,10 @@ func (m *monitor) windowList() []*classifier.Window {
 	return slices.Clone(m.windows)
 }
 
-// stop ends sampling and records the snapshots if asked to.
-func (m *monitor) stop() {
+// stop ends sampling and records the snapshots if asked to; later calls do nothing.
+func (m *monitor) stop() { m.stopOnce.Do(m.stopAndRecord) }
+
+func (m *monitor) stopAndRecord() {
 	m.cancel()
 	<-m.done
 	dir := os.Getenv(EnvRecord)
@@ -279,7 +282,23 @@ func (m *monitor) stop() {
 	if err := writeSnapshots(filepath.Join(dir, strings.ReplaceAll(m.name, "/", "_")+".jsonl"), m.snaps); err != nil {
 		m.t.Errorf("recording snapshots: %v", err)
 	}
-	m.snaps = nil
+}
+
+// runLoads samples appDB on s while loads run for n windows, then stops the loads and the
+// sampling. The stopped monitor keeps what it saw.
+func runLoads(ctx context.Context, t testing.TB, s *pgserver.Server, n int, loads ...pgserver.Pgbench) *monitor {
+	t.Helper()
+	m := startMonitor(ctx, t, pgstats.ConnConfig{DSN: s.MonitorDSN(appDB)}, testConfig)
+	var running []*pgserver.Load
+	for _, p := range loads {
+		running = append(running, startLoad(ctx, t, s, p))
+	}
+	m.waitWindows(ctx, n)
+	for _, l := range running {
+		stopLoad(t, l)
+	}
+	m.stop()
+	return m
 }
 
 // writeSnapshots writes one snapshot a line, leaving out pg_stat_statements entries that were in

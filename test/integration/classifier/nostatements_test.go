@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/likewise-dev/likewise/pkg/classifier"
-	"github.com/likewise-dev/likewise/pkg/classifier/pgstats"
 	"github.com/likewise-dev/likewise/test/pgserver"
 )
 
@@ -36,17 +35,8 @@ func TestWithoutStatStatements(t *testing.T) {
 		}, classifier.Mixed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := startMonitor(ctx, t, pgstats.ConnConfig{DSN: s.MonitorDSN(appDB)}, testConfig)
-			var loads []*pgserver.Load
-			for _, p := range tc.loads(t) {
-				loads = append(loads, startLoad(ctx, t, s, p))
-			}
-			m.waitWindows(ctx, steadyWindows)
-			for _, l := range loads {
-				stopLoad(t, l)
-			}
+			m := runLoads(ctx, t, s, steadyWindows, tc.loads(t)...)
 			info := m.sampler.Info()
-			m.stop()
 			if info.StatStatementsUsable || info.StatStatementsReason != "pg_stat_statements is not in shared_preload_libraries" {
 				t.Errorf("sampler info %+v: want pg_stat_statements unusable as not preloaded", info)
 			}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/likewise-dev/likewise/pkg/classifier"
-	"github.com/likewise-dev/likewise/pkg/classifier/pgstats"
 	"github.com/likewise-dev/likewise/test/localcluster"
 	"github.com/likewise-dev/likewise/test/pgserver"
 )
@@ -80,13 +79,9 @@ func TestPostgresVersions(t *testing.T) {
 				{"TPC-H Q1", pgserver.Pgbench{DB: appDB, Scripts: q1, Clients: 1, NoVacuum: true}, classifier.OLAP},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					m := startMonitor(ctx, t, pgstats.ConnConfig{DSN: s.MonitorDSN(appDB)}, testConfig)
-					load := startLoad(ctx, t, s, tc.load)
-					m.waitWindows(ctx, versionWindows)
-					stopLoad(t, load)
+					m := runLoads(ctx, t, s, versionWindows, tc.load)
 					info := m.sampler.Info()
 					snaps := m.snapshots()
-					m.stop()
 					if info.VersionNum/10000 != vc.major || info.StatStatementsUsable != vc.statements {
 						t.Errorf("sampler info %+v: want PostgreSQL %d, pg_stat_statements usable %v", info, vc.major, vc.statements)
 					}

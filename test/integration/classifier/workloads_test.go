@@ -72,17 +72,7 @@ func TestWorkloads(t *testing.T) {
 		}, classifier.Mixed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			m := startMonitor(ctx, t, pgstats.ConnConfig{DSN: s.MonitorDSN(appDB)}, testConfig)
-			var loads []*pgserver.Load
-			for _, p := range tc.loads(t) {
-				loads = append(loads, startLoad(ctx, t, s, p))
-			}
-			m.waitWindows(ctx, steadyWindows)
-			for _, l := range loads {
-				stopLoad(t, l)
-			}
-			m.stop()
+			m := runLoads(context.Background(), t, s, steadyWindows, tc.loads(t)...)
 			checkSteady(t, m, tc.want)
 		})
 	}
