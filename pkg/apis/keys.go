@@ -107,3 +107,52 @@ const (
 	// certificates name their services, e.g. "<cluster>-rw", not pod IPs); default the pod IP.
 	AnnotationPostgresServerName = Prefix + "postgres-server-name"
 )
+
+// The type follows the workload: a pod's type recorded on what outlives the pod (its
+// StatefulSet, its ReplicaSet and that ReplicaSet's Deployment, or its PersistentVolumeClaims), so
+// that a replacement pod is placed by type on its first scheduling attempt. pkg/workloadtype
+// resolves a pod's type from its label first, then from these records.
+const (
+	// AnnotationWorkloadTypeRecord holds the recorded type (WorkloadOLTP or WorkloadOLAP) on a
+	// pod's owner or PersistentVolumeClaim. It is an annotation, not a label, so that recording
+	// it never changes a pod template and never rolls a workload. Its source is recorded beside
+	// it in AnnotationWorkloadTypeSource (WorkloadTypeSourceClassifier, or
+	// WorkloadTypeSourceManual for a person's record, which no component overwrites).
+	AnnotationWorkloadTypeRecord = Prefix + "workload-type"
+)
+
+// Rebalancer (likewise rebalancer): opt-outs and what it writes.
+const (
+	// AnnotationRebalance set to RebalanceDisabled on a pod, or LabelRebalance set to
+	// RebalanceDisabled on a namespace, keeps the rebalancer from ever evicting the pod (or any
+	// pod of the namespace).
+	AnnotationRebalance = Prefix + "rebalance"
+	// LabelRebalance is the namespace label of the same key and meaning as AnnotationRebalance.
+	LabelRebalance = AnnotationRebalance
+	// RebalanceDisabled is the opt-out value.
+	RebalanceDisabled = "false"
+	// AnnotationEvictedFrom is set on a workload's owner by the rebalancer before it evicts one
+	// of its pods: "<pod UID>/<node>@<RFC 3339 time>". It lets a restarted rebalancer (or its
+	// successor after a leader change) see that a move is in flight and honour the one-
+	// unavailable-per-workload and cooldown rules.
+	AnnotationEvictedFrom = Prefix + "evicted-from"
+)
+
+// Operators' role labels on PostgreSQL pods: the rebalancer never evicts a primary.
+const (
+	// LabelCNPGInstanceRole is CloudNativePG's instance role label; CNPGRolePrimary its primary.
+	LabelCNPGInstanceRole = "cnpg.io/instanceRole"
+	CNPGRolePrimary       = "primary"
+	// LabelCNPGCluster names a CloudNativePG pod's cluster.
+	LabelCNPGCluster = "cnpg.io/cluster"
+	// LabelSpiloRole is Zalando's (Spilo) role label; SpiloRoleMaster its primary.
+	LabelSpiloRole  = "spilo-role"
+	SpiloRoleMaster = "master"
+	// LabelZalandoCluster names a Zalando pod's cluster.
+	LabelZalandoCluster = "cluster-name"
+	// LabelCrunchyRole is Crunchy PGO's role label; CrunchyRoleMaster its primary.
+	LabelCrunchyRole  = "postgres-operator.crunchydata.com/role"
+	CrunchyRoleMaster = "master"
+	// LabelCrunchyCluster names a Crunchy pod's cluster.
+	LabelCrunchyCluster = "postgres-operator.crunchydata.com/cluster"
+)

@@ -68,6 +68,80 @@ var (
 	}, []string{LabelType})
 )
 
+// RebalancerSubsystem is the subsystem of the rebalancer's metrics.
+const RebalancerSubsystem = "rebalancer"
+
+var (
+	// RebalancerDecisions counts the decisions of each cycle for each misplaced pod, by result:
+	// the decision's reason (Evicting, WaitingForCapacity, SchedulerUnavailable, LimitReached,
+	// or the safety check that keeps the pod, e.g. NodeLocalStorage, OperatorPrimary).
+	RebalancerDecisions = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace:      Namespace,
+		Subsystem:      RebalancerSubsystem,
+		Name:           "decisions_total",
+		Help:           "Decisions about misplaced database pods, by result (the decision's reason).",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{LabelResult})
+
+	// RebalancerEvictions counts eviction attempts by result: evicted, dry_run, blocked (429:
+	// a PodDisruptionBudget or throttling), failed (any other error), gone (the pod changed or
+	// left before the eviction), record_failed (the type could not be recorded on its owner).
+	RebalancerEvictions = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace:      Namespace,
+		Subsystem:      RebalancerSubsystem,
+		Name:           "evictions_total",
+		Help:           "Evictions of misplaced database pods, by result.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{LabelResult})
+
+	// RebalancerMoves counts moves that ended, by result: stuck (the replacement is ready where it
+	// belongs), not_stuck (it is misplaced again, or back on its node) and timed_out.
+	RebalancerMoves = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace:      Namespace,
+		Subsystem:      RebalancerSubsystem,
+		Name:           "moves_total",
+		Help:           "Moves (eviction to replacement ready) that ended, by result.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{LabelResult})
+
+	// RebalancerMisplaced is the number of misplaced database pods at the latest cycle.
+	RebalancerMisplaced = metrics.NewGauge(&metrics.GaugeOpts{
+		Namespace:      Namespace,
+		Subsystem:      RebalancerSubsystem,
+		Name:           "misplaced_pods",
+		Help:           "Database pods that add to their node's mixing, at the latest cycle.",
+		StabilityLevel: metrics.ALPHA,
+	})
+
+	// RebalancerWaiting is the number of misplaced pods waiting for capacity at the latest cycle.
+	RebalancerWaiting = metrics.NewGauge(&metrics.GaugeOpts{
+		Namespace:      Namespace,
+		Subsystem:      RebalancerSubsystem,
+		Name:           "pods_waiting",
+		Help:           "Misplaced database pods waiting for a node of their type with room, at the latest cycle.",
+		StabilityLevel: metrics.ALPHA,
+	})
+
+	// RebalancerMixing is the cluster's mixing at the latest cycle (docs/rebalancer.md).
+	RebalancerMixing = metrics.NewGauge(&metrics.GaugeOpts{
+		Namespace:      Namespace,
+		Subsystem:      RebalancerSubsystem,
+		Name:           "mixing",
+		Help:           "The cluster's mixing: typed database pods that do not match their node, at the latest cycle.",
+		StabilityLevel: metrics.ALPHA,
+	})
+
+	// RebalancerCycleDuration is how long a decision cycle took, evictions included.
+	RebalancerCycleDuration = metrics.NewHistogram(&metrics.HistogramOpts{
+		Namespace:      Namespace,
+		Subsystem:      RebalancerSubsystem,
+		Name:           "cycle_duration_seconds",
+		Help:           "Time taken by one rebalancer cycle, from the informer caches to the last eviction.",
+		Buckets:        metrics.ExponentialBuckets(0.001, 2, 16), // 1 ms to 32 s
+		StabilityLevel: metrics.ALPHA,
+	})
+)
+
 var registerOnce sync.Once
 
 // Register registers every likewise metric with the legacy registry. It is safe to call more
@@ -79,6 +153,13 @@ func Register() {
 			ClassifierSampleDuration,
 			ClassifierPodUpdates,
 			ClassifierDatabases,
+			RebalancerDecisions,
+			RebalancerEvictions,
+			RebalancerMoves,
+			RebalancerMisplaced,
+			RebalancerWaiting,
+			RebalancerMixing,
+			RebalancerCycleDuration,
 		)
 	})
 }

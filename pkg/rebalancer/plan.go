@@ -1,0 +1,307 @@
+package rebalancer
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	"k8s.io/klog/v2"
+	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
+
+	"github.com/likewise-dev/likewise/pkg/apis"
+	"github.com/likewise-dev/likewise/pkg/workloadtype"
+)
+
+// Action is what a cycle decides for one misplaced pod.
+type Action string
+
+const (
+	// Evict: the pod moves.
+	Evict Action = "Evict"
+	// Wait: the pod should move, and may later (capacity, limits, the scheduler, its workload).
+	Wait Action = "Wait"
+	// Keep: the pod may never move as it is (a failed safety check).
+	Keep Action = "Keep"
+)
+
+// Reasons of Evict and Wait decisions (Event reasons; the result label of
+// likewise_rebalancer_decisions_total). Keep decisions use evictable.go's.
+const (
+	ReasonEvicting             = "Evicting"             // evicted (or, in dry-run, would be)
+	ReasonWaitingForCapacity   = "WaitingForCapacity"   // no node of its type (or free) would take it
+	ReasonSchedulerUnavailable = "SchedulerUnavailable" // the replacement's scheduler holds no fresh lease
+	ReasonLimitReached         = "LimitReached"         // a per-cycle, per-node, per-namespace or rate limit
+	ReasonNodeBusy             = "NodeBusy"             // another move in flight involves its node or target
+	ReasonCooldown             = "Cooldown"             // its workload moved recently
+	ReasonBackingOff           = "BackingOff"           // an eviction was refused or a move did not stick
+	ReasonTooManyMoves         = "TooManyMoves"         // --max-moves-per-workload within --move-window
+	ReasonAlreadyEvicted       = "AlreadyEvicted"       // this very pod was evicted already
+	ReasonSimulationFailed     = "SimulationFailed"     // the scheduler's plugins returned an error: fail closed
+)
+
+// Decision is the verdict for one misplaced pod in one cycle.
+type Decision struct {
+	Pod      *v1.Pod
+	Type     workloadtype.Type
+	Workload string // Kind/namespace/name of the workload that recreates it
+	Action   Action
+	Reason   string
+	Message  string
+	// Targets are the nodes the scheduler would choose for the replacement (Evict, and a
+	// WaitingForCapacity that found nodes, none of them better).
+	Targets []string
+}
+
+// PlaceFunc is the simulation (Simulator.Place).
+type PlaceFunc func(ctx context.Context, snap *cache.Snapshot, pod *v1.Pod) (Placement, error)
+
+// planner makes a cycle's decisions. It reads the view and informer caches only.
+type planner struct {
+	cfg         *Config
+	majority    int32
+	movable     *movability
+	replicaSet  appslisters.ReplicaSetLister
+	statefulSet appslisters.StatefulSetLister
+	place       PlaceFunc
+	mem         *memory
+}
+
+// plan returns a decision for every misplaced pod of the profile, evictions first in the order
+// they should happen. schedulerAlive is the lease check; leaseMsg says what it found.
+func (p *planner) plan(ctx context.Context, view *View, now time.Time, schedulerAlive bool, leaseMsg string) []Decision {
+	logger := klog.FromContext(ctx)
+	locked := p.lockedNodes()
+	perNode, perNamespace, evictions := map[string]int{}, map[string]int{}, 0
+	rate := p.mem.evictionsInLastMinute(now)
+	var out []Decision
+	for _, pod := range view.Misplaced() {
+		if pod.Spec.SchedulerName != p.cfg.Profile {
+			continue // its replacement is placed by another scheduler: not ours to move
+		}
+		d := Decision{Pod: pod, Type: workloadtype.Resident(pod)}
+		key := p.workloadOf(pod)
+		d.Workload = key
+		decide := func(a Action, reason, format string, args ...any) {
+			d.Action, d.Reason, d.Message = a, reason, fmt.Sprintf(format, args...)
+		}
+		switch b := p.movable.check(pod, view.Pods); {
+		case b != nil:
+			decide(Keep, b.Reason, "%s", b.Message)
+		case !old(pod.CreationTimestamp.Time, now, p.cfg.MinPodAge):
+			decide(Wait, ReasonTooYoung, "pod is younger than --min-pod-age (%v)", p.cfg.MinPodAge)
+		case !typeSettled(pod, now, p.cfg.MinPodAge):
+			decide(Wait, ReasonTooYoung, "its type was classified less than --min-pod-age (%v) ago", p.cfg.MinPodAge)
+		case p.mem.evicted[pod.UID] != time.Time{}:
+			decide(Wait, ReasonAlreadyEvicted, "this pod was evicted at %s and is still here", p.mem.evicted[pod.UID].Format(time.RFC3339))
+		default:
+			p.limits(&d, decide, key, view, now, locked)
+		}
+		if d.Action == "" && (evictions >= p.cfg.MaxEvictionsPerCycle || rate+evictions >= p.cfg.MaxEvictionsPerMinute ||
+			perNode[pod.Spec.NodeName] >= p.cfg.MaxEvictionsPerNode || perNamespace[pod.Namespace] >= p.cfg.MaxEvictionsPerNamespace) {
+			decide(Wait, ReasonLimitReached, "eviction limits reached for this cycle (per cycle %d, per node %d, per namespace %d, per minute %d)",
+				p.cfg.MaxEvictionsPerCycle, p.cfg.MaxEvictionsPerNode, p.cfg.MaxEvictionsPerNamespace, p.cfg.MaxEvictionsPerMinute)
+		}
+		if d.Action == "" {
+			p.simulate(ctx, &d, decide, view, schedulerAlive, leaseMsg, locked)
+		}
+		if d.Action == Evict {
+			evictions++
+			perNode[pod.Spec.NodeName]++
+			perNamespace[pod.Namespace]++
+			locked.Insert(pod.Spec.NodeName)
+			locked.Insert(d.Targets...)
+			target := ""
+			if len(d.Targets) == 1 {
+				target = d.Targets[0]
+			}
+			view.move(d.Type, pod.Spec.NodeName, target)
+		}
+		logger.V(4).Info("Decided", "pod", klog.KObj(pod), "type", d.Type, "node", pod.Spec.NodeName, "action", d.Action,
+			"reason", d.Reason, "message", d.Message, "targets", d.Targets)
+		out = append(out, d)
+	}
+	slices.SortStableFunc(out, func(a, b Decision) int {
+		if (a.Action == Evict) != (b.Action == Evict) {
+			if a.Action == Evict {
+				return -1
+			}
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+func (p *planner) limits(d *Decision, decide func(Action, string, string, ...any), key string, view *View, now time.Time, locked sets.Set[string]) {
+	w := p.mem.workloads[key]
+	pod := d.Pod
+	switch {
+	case w != nil && w.inFlight != nil:
+		decide(Wait, ReasonWorkloadUnavailable, "a move of %s (pod %s) is in flight", key, w.inFlight.pod)
+	case !p.workloadAvailable(pod, view):
+		decide(Wait, ReasonWorkloadUnavailable, "another pod of %s is not ready: at most one unavailable at a time", key)
+	case w != nil && now.Before(w.backoffUntil):
+		decide(Wait, ReasonBackingOff, "%s backs off until %s", key, w.backoffUntil.UTC().Format(time.RFC3339))
+	case w != nil && !w.lastDone.IsZero() && now.Sub(w.lastDone) < p.cfg.WorkloadCooldown:
+		decide(Wait, ReasonCooldown, "%s moved at %s; --workload-cooldown is %v", key, w.lastDone.UTC().Format(time.RFC3339), p.cfg.WorkloadCooldown)
+	case w != nil && len(w.moves) >= p.cfg.MaxMovesPerWorkload:
+		decide(Wait, ReasonTooManyMoves, "%s moved %d times within --move-window (%v)", key, len(w.moves), p.cfg.MoveWindow)
+	case locked.Has(pod.Spec.NodeName):
+		decide(Wait, ReasonNodeBusy, "another move involves node %s", pod.Spec.NodeName)
+	}
+}
+
+// simulate asks the scheduler's own plugins where the replacement would go, and decides.
+func (p *planner) simulate(ctx context.Context, d *Decision, decide func(Action, string, string, ...any), view *View, schedulerAlive bool, leaseMsg string, locked sets.Set[string]) {
+	pod := d.Pod
+	placement, err := p.place(ctx, view.Snapshot, pod)
+	if err != nil {
+		decide(Wait, ReasonSimulationFailed, "simulating the scheduler: %v", err)
+		return
+	}
+	if len(placement.Best) == 0 {
+		decide(Wait, ReasonWaitingForCapacity, "no node would take the replacement (%s)", placement.Unschedulable)
+		return
+	}
+	d.Targets = placement.Best
+	if slices.Contains(placement.Best, pod.Spec.NodeName) {
+		decide(Wait, ReasonWaitingForCapacity, "the scheduler would put the replacement back on %s (best: %s): no node of its type has room",
+			pod.Spec.NodeName, strings.Join(placement.Best, ", "))
+		return
+	}
+	var worse []string
+	for _, n := range placement.Best {
+		if view.moveDelta(d.Type, pod.Spec.NodeName, n) >= 0 {
+			worse = append(worse, n)
+		}
+	}
+	if len(worse) > 0 {
+		decide(Wait, ReasonWaitingForCapacity, "the scheduler's best nodes include %s, where the move would not lower mixing: no node of its type has room",
+			strings.Join(worse, ", "))
+		return
+	}
+	for _, n := range placement.Best {
+		if locked.Has(n) {
+			decide(Wait, ReasonNodeBusy, "another move involves node %s", n)
+			return
+		}
+	}
+	if !schedulerAlive {
+		decide(Wait, ReasonSchedulerUnavailable, "%s", leaseMsg)
+		return
+	}
+	decide(Evict, ReasonEvicting, "%s pod on %s node %s; the scheduler would place its replacement on %s",
+		d.Type, view.States[pod.Spec.NodeName].Type(p.majority), pod.Spec.NodeName, strings.Join(placement.Best, " or "))
+}
+
+// lockedNodes are the nodes that moves in flight leave or go to.
+func (p *planner) lockedNodes() sets.Set[string] {
+	s := sets.New[string]()
+	for _, w := range p.mem.workloads {
+		if w.inFlight != nil {
+			s.Insert(w.inFlight.from)
+			s.Insert(w.inFlight.targets...)
+		}
+	}
+	return s
+}
+
+// workloadOf names the workload that recreates pod: a ReplicaSet's Deployment when it has one,
+// else the pod's controller.
+func (p *planner) workloadOf(pod *v1.Pod) string {
+	ref := metav1.GetControllerOf(pod)
+	if ref == nil {
+		return "Pod/" + pod.Namespace + "/" + pod.Name
+	}
+	if ref.Kind == "ReplicaSet" && p.replicaSet != nil {
+		if rs, err := p.replicaSet.ReplicaSets(pod.Namespace).Get(ref.Name); err == nil {
+			if d := metav1.GetControllerOf(rs); d != nil && d.Kind == "Deployment" {
+				return "Deployment/" + pod.Namespace + "/" + d.Name
+			}
+		}
+	}
+	return ref.Kind + "/" + pod.Namespace + "/" + ref.Name
+}
+
+// workloadAvailable: every pod of pod's controller is ready, none is leaving, and the controller
+// has all the pods it wants. Unknown means unavailable.
+func (p *planner) workloadAvailable(pod *v1.Pod, view *View) bool {
+	ref := metav1.GetControllerOf(pod)
+	if ref == nil {
+		return false
+	}
+	n := 0
+	for _, other := range view.Pods {
+		oref := metav1.GetControllerOf(other)
+		if oref == nil || oref.UID != ref.UID || other.Namespace != pod.Namespace {
+			continue
+		}
+		if other.Status.Phase == v1.PodSucceeded || other.Status.Phase == v1.PodFailed {
+			continue
+		}
+		if other.DeletionTimestamp != nil || !ready(other) {
+			return false
+		}
+		n++
+	}
+	want, known := p.desiredReplicas(pod.Namespace, ref)
+	if !known {
+		return ref.Kind != "ReplicaSet" && ref.Kind != "StatefulSet" // an operator's: its pods say it all
+	}
+	return n >= want
+}
+
+func (p *planner) desiredReplicas(ns string, ref *metav1.OwnerReference) (int, bool) {
+	switch ref.Kind {
+	case "ReplicaSet":
+		if p.replicaSet == nil {
+			return 0, false
+		}
+		rs, err := p.replicaSet.ReplicaSets(ns).Get(ref.Name)
+		if err != nil || rs.UID != ref.UID {
+			return 0, false
+		}
+		return int(ptrOr(rs.Spec.Replicas, 1)), true
+	case "StatefulSet":
+		if p.statefulSet == nil {
+			return 0, false
+		}
+		sts, err := p.statefulSet.StatefulSets(ns).Get(ref.Name)
+		if err != nil || sts.UID != ref.UID {
+			return 0, false
+		}
+		return int(ptrOr(sts.Spec.Replicas, 1)), true
+	}
+	return 0, false
+}
+
+func ptrOr(p *int32, def int32) int32 {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+func old(created, now time.Time, minAge time.Duration) bool {
+	return !created.IsZero() && now.Sub(created) >= minAge
+}
+
+// typeSettled: a type the classifier wrote must have been held for the minimum age too (its
+// classified-at annotation); a declared type is settled. An unreadable time is not settled.
+func typeSettled(pod *v1.Pod, now time.Time, minAge time.Duration) bool {
+	if pod.Annotations[apis.AnnotationWorkloadTypeSource] != apis.WorkloadTypeSourceClassifier {
+		return true
+	}
+	at, ok := pod.Annotations[apis.AnnotationWorkloadClassifiedAt]
+	if !ok {
+		return true
+	}
+	t, err := time.Parse(time.RFC3339, at)
+	return err == nil && now.Sub(t) >= minAge
+}

@@ -1,0 +1,117 @@
+package rebalancer
+
+import (
+	"slices"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
+
+	"github.com/likewise-dev/likewise/pkg/workloadtype"
+)
+
+// NodeState is what the rebalancer knows of a node's type: its pool label and its resident typed
+// pods, counted as WorkloadTypeAffinity counts them (workloadtype.Resident).
+type NodeState struct {
+	Label  workloadtype.Type
+	Counts workloadtype.Counts
+}
+
+// Type is the node's type, as the plugin classifies it.
+func (s NodeState) Type(majorityPercent int32) workloadtype.NodeType {
+	return workloadtype.ClassifyNode(s.Label, s.Counts, majorityPercent)
+}
+
+// Mixing is the node's mixing (workloadtype.Mixing).
+func (s NodeState) Mixing() int { return workloadtype.Mixing(s.Label, s.Counts) }
+
+// View is one cycle's picture of the cluster, taken from informer caches: no API read.
+type View struct {
+	// Nodes by name; a pod bound to a node not here is ignored.
+	Nodes map[string]*v1.Node
+	// States by node name.
+	States map[string]NodeState
+	// Pods are every pod the informer holds, sorted by namespace/name.
+	Pods []*v1.Pod
+	// Snapshot holds the bound, non-terminal pods on their nodes, for the simulation.
+	Snapshot *cache.Snapshot
+}
+
+// NewView builds the view. Finished pods take no room and are left out of the snapshot; a pod
+// naming an unknown node is left out too (the snapshot would give it a NodeInfo without a node).
+func NewView(nodes []*v1.Node, pods []*v1.Pod) *View {
+	v := &View{Nodes: make(map[string]*v1.Node, len(nodes)), States: make(map[string]NodeState, len(nodes))}
+	for _, n := range nodes {
+		v.Nodes[n.Name] = n
+		label, err := workloadtype.OfNodeLabel(n)
+		if err != nil {
+			label = workloadtype.None // the plugin ignores an invalid pool label too
+		}
+		v.States[n.Name] = NodeState{Label: label}
+	}
+	v.Pods = slices.Clone(pods)
+	slices.SortFunc(v.Pods, func(a, b *v1.Pod) int {
+		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
+	bound := make([]*v1.Pod, 0, len(pods))
+	for _, p := range v.Pods {
+		if p.Spec.NodeName == "" || p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed {
+			continue
+		}
+		s, ok := v.States[p.Spec.NodeName]
+		if !ok {
+			continue
+		}
+		s.Counts.Add(workloadtype.Resident(p))
+		v.States[p.Spec.NodeName] = s
+		bound = append(bound, p)
+	}
+	v.Snapshot = cache.NewSnapshot(bound, nodes)
+	return v
+}
+
+// Mixing is the cluster's mixing: the sum of its nodes'.
+func (v *View) Mixing() int {
+	total := 0
+	for _, s := range v.States {
+		total += s.Mixing()
+	}
+	return total
+}
+
+// Misplaced returns the bound typed pods that add to their node's mixing, in the view's order.
+func (v *View) Misplaced() []*v1.Pod {
+	var out []*v1.Pod
+	for _, p := range v.Pods {
+		s, ok := v.States[p.Spec.NodeName]
+		if !ok {
+			continue
+		}
+		if t := workloadtype.Resident(p); workloadtype.Misplaced(t, s.Label, s.Counts) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// moveDelta is the change in the cluster's mixing if pod (of type t, on node from) moved to node to.
+func (v *View) moveDelta(t workloadtype.Type, from, to string) int {
+	if from == to {
+		return 0
+	}
+	f, g := v.States[from], v.States[to]
+	return workloadtype.MoveDelta(t, f.Label, f.Counts, g.Label, g.Counts)
+}
+
+// move updates the counts as if a pod of type t moved from one node to another ("" for
+// unknown: it only leaves).
+func (v *View) move(t workloadtype.Type, from, to string) {
+	if s, ok := v.States[from]; ok {
+		s.Counts = s.Counts.Without(t)
+		v.States[from] = s
+	}
+	if s, ok := v.States[to]; ok {
+		s.Counts = s.Counts.With(t)
+		v.States[to] = s
+	}
+}
