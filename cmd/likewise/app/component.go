@@ -1,0 +1,193 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/component-base/metrics/legacyregistry"
+	"k8s.io/klog/v2"
+)
+
+// leaderFlags are the leader-election flags of a likewise controller, as Kubernetes components
+// name them.
+type leaderFlags struct {
+	leaderElect    bool
+	leaseName      string
+	leaseNamespace string
+	leaseDuration  time.Duration
+	renewDeadline  time.Duration
+	retryPeriod    time.Duration
+}
+
+func newLeaderFlags(name string) leaderFlags {
+	return leaderFlags{
+		leaderElect:    true,
+		leaseName:      name,
+		leaseNamespace: defaultLeaseNamespace,
+		leaseDuration:  defaultLeaseDuration,
+		renewDeadline:  defaultRenewDeadline,
+		retryPeriod:    defaultRetryPeriod,
+	}
+}
+
+func (l *leaderFlags) add(f *pflag.FlagSet, what string) {
+	f.BoolVar(&l.leaderElect, "leader-elect", l.leaderElect, "take a Lease before working, so that only one replica "+what)
+	f.StringVar(&l.leaseName, "leader-elect-resource-name", l.leaseName, "name of the leader election Lease")
+	f.StringVar(&l.leaseNamespace, "leader-elect-resource-namespace", l.leaseNamespace, "namespace of the leader election Lease")
+	f.DurationVar(&l.leaseDuration, "leader-elect-lease-duration", l.leaseDuration, "how long a standby waits before taking over a lease that was not renewed")
+	f.DurationVar(&l.renewDeadline, "leader-elect-renew-deadline", l.renewDeadline, "how long the leader tries to renew before giving up (and exiting)")
+	f.DurationVar(&l.retryPeriod, "leader-elect-retry-period", l.retryPeriod, "time between attempts to take or renew the lease")
+}
+
+func (l *leaderFlags) validate(bad func(string, ...any)) {
+	if !l.leaderElect {
+		return
+	}
+	if errs := validateName(l.leaseName); len(errs) > 0 {
+		bad("--leader-elect-resource-name %q: %s", l.leaseName, strings.Join(errs, "; "))
+	}
+	if errs := validateName(l.leaseNamespace); len(errs) > 0 {
+		bad("--leader-elect-resource-namespace %q: %s", l.leaseNamespace, strings.Join(errs, "; "))
+	}
+	if l.retryPeriod <= 0 {
+		bad("--leader-elect-retry-period %v: must be positive", l.retryPeriod)
+	}
+	if float64(l.renewDeadline) <= leaderelection.JitterFactor*float64(l.retryPeriod) {
+		bad("--leader-elect-renew-deadline %v: must be more than %v times --leader-elect-retry-period (%v)",
+			l.renewDeadline, leaderelection.JitterFactor, l.retryPeriod)
+	}
+	if l.leaseDuration <= l.renewDeadline {
+		bad("--leader-elect-lease-duration %v: must be more than --leader-elect-renew-deadline (%v)", l.leaseDuration, l.renewDeadline)
+	}
+}
+
+// validateBindAddress checks a host:port flag.
+func validateBindAddress(flag, addr string, bad func(string, ...any)) {
+	if host, port, err := net.SplitHostPort(addr); err != nil {
+		bad("--%s %q: %v", flag, addr, err)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		bad("--%s %q: port must be a number from 0 to 65535", flag, addr)
+	} else if host != "" && net.ParseIP(host) == nil {
+		bad("--%s %q: host must be an IP address or empty", flag, addr)
+	}
+}
+
+// runElected runs work while holding the lease (or at once without leader election). ready is
+// set for a standby (it serves probes and waits) and cleared while leading until work says it is
+// ready itself. Losing the lease ends the process with an error, so that two replicas never work
+// at once; work's context is cancelled first.
+func runElected(ctx context.Context, client kubernetes.Interface, l leaderFlags, ready *atomic.Bool,
+	healthz *leaderelection.HealthzAdaptor, work func(context.Context) error) error {
+	if !l.leaderElect {
+		return work(ctx)
+	}
+	logger := klog.FromContext(ctx)
+	hostname, err := os.Hostname()
+	if err != nil {
+		return err
+	}
+	identity := hostname + "_" + string(uuid.NewUUID())
+	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, l.leaseNamespace, l.leaseName,
+		client.CoreV1(), client.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: identity})
+	if err != nil {
+		return err
+	}
+	ready.Store(true)
+	leCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu     sync.Mutex
+		runErr error
+	)
+	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		LeaseDuration:   l.leaseDuration,
+		RenewDeadline:   l.renewDeadline,
+		RetryPeriod:     l.retryPeriod,
+		ReleaseOnCancel: true,
+		WatchDog:        healthz,
+		Name:            l.leaseName,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) {
+				logger.Info("Leading", "lease", klog.KRef(l.leaseNamespace, l.leaseName), "identity", identity)
+				ready.Store(false)
+				if err := work(ctx); err != nil && ctx.Err() == nil {
+					mu.Lock()
+					runErr = err
+					mu.Unlock()
+					cancel() // give the lease up rather than hold it doing nothing
+				}
+			},
+			OnStoppedLeading: func() { ready.Store(false) },
+			OnNewLeader: func(id string) {
+				if id != identity {
+					logger.Info("Another replica leads", "leader", id)
+				}
+			},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if healthz != nil {
+		healthz.SetLeaderElection(elector)
+	}
+	elector.Run(leCtx)
+	mu.Lock()
+	defer mu.Unlock()
+	if runErr != nil {
+		return runErr
+	}
+	if ctx.Err() == nil {
+		return errors.New("leader election lost")
+	}
+	return nil
+}
+
+// serveProbes starts the HTTP server of /metrics, /healthz and /readyz on addr.
+func serveProbes(ctx context.Context, addr string, ready *atomic.Bool, notReady string, healthz *leaderelection.HealthzAdaptor) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", legacyregistry.Handler())
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if healthz != nil {
+			if err := healthz.Check(r); err != nil {
+				http.Error(w, "leader election: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, notReady, http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-bind-address: %w", err)
+	}
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := server.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			klog.FromContext(ctx).Error(err, "Serving metrics and probes")
+		}
+	}()
+	klog.FromContext(ctx).Info("Serving /metrics, /healthz and /readyz", "address", l.Addr().String())
+	return server, nil
+}
