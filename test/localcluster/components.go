@@ -170,3 +170,29 @@ func httpsReady(ctx context.Context, port int) error {
 	}
 	return nil
 }
+
+// RestartAPIServer stops kube-apiserver and starts it again on the same address, as an upgrade
+// or a crash-restart does: clients keep their kubeconfigs and reconnect. It returns once the new
+// one is ready.
+func (c *Cluster) RestartAPIServer(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return errors.New("the cluster is stopped")
+	}
+	for i, p := range c.procs {
+		if p.Name != binKubeAPIServer {
+			continue
+		}
+		if err := p.stop(stopGrace); err != nil {
+			return fmt.Errorf("stopping %s: %w", binKubeAPIServer, err)
+		}
+		c.procs = append(c.procs[:i], c.procs[i+1:]...)
+		break
+	}
+	comp := c.apiServer()
+	comp.fixedPorts = []int{c.ports.APIServer}
+	ctx, cancel := context.WithTimeout(ctx, DefaultStartTimeout)
+	defer cancel()
+	return c.launch(ctx, comp)
+}

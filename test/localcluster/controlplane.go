@@ -38,7 +38,9 @@ type component struct {
 	name   string
 	binary string
 	nPorts int
-	args   func(ports []int) []string
+	// fixedPorts, when set, are used instead of free ones (a restart keeps its address).
+	fixedPorts []int
+	args       func(ports []int) []string
 	env    []string
 	// prepare runs before each attempt, once the ports are known.
 	prepare func(ports []int) error
@@ -59,7 +61,10 @@ func (c *Cluster) launch(ctx context.Context, comp component) error {
 	logPath := c.logPath(comp.name)
 	for attempt := 1; ; attempt++ {
 		begin := time.Now()
-		ports, err := freePorts(comp.nPorts)
+		ports, err := comp.fixedPorts, error(nil)
+		if ports == nil {
+			ports, err = freePorts(comp.nPorts)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", comp.name, err)
 		}

@@ -138,23 +138,7 @@ func (a *Applier) Apply(ctx context.Context, obj *unstructured.Unstructured, dry
 // runs no containers: StartClassifier runs the binary in its place): the namespace, the
 // ServiceAccount, its roles and bindings.
 func InstallClassifierRBAC(ctx context.Context, c *localcluster.Cluster) error {
-	objs, err := Kustomize(ClassifierBase)
-	if err != nil {
-		return err
-	}
-	a, err := NewApplier(c)
-	if err != nil {
-		return err
-	}
-	for _, o := range objs {
-		if o.GetKind() == "Deployment" {
-			continue
-		}
-		if err := a.Apply(ctx, o, false); err != nil {
-			return fmt.Errorf("%s: %w", ClassifierBase, err)
-		}
-	}
-	return nil
+	return InstallBase(ctx, c, ClassifierBase)
 }
 
 // GrantClassifierCredentials applies the example RoleBinding of

@@ -1,0 +1,208 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/likewise-dev/likewise/test/localcluster"
+)
+
+// The rebalancer and the scheduler as their manifests deploy them.
+const (
+	// RebalancerName is the name of the rebalancer's component, ServiceAccount and Lease.
+	RebalancerName = "likewise-rebalancer"
+	// RebalancerBase is its kustomization, relative to the repository root.
+	RebalancerBase = "manifests/rebalancer/base"
+	// SchedulerBase is the second scheduler's kustomization.
+	SchedulerBase = "manifests/scheduler/base"
+	// SchedulerConfigFile is the shipped second-scheduler config.
+	SchedulerConfigFile = "manifests/scheduler/base/scheduler-config.yaml"
+)
+
+// InstallBase applies the kustomization in dir for real, except its Deployments (KWOK runs no
+// containers: the tests run the binaries in their place): namespaces, ServiceAccounts, roles and
+// bindings, ConfigMaps.
+func InstallBase(ctx context.Context, c *localcluster.Cluster, dir string) error {
+	objs, err := Kustomize(dir)
+	if err != nil {
+		return err
+	}
+	a, err := NewApplier(c)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" {
+			continue
+		}
+		if err := a.Apply(ctx, o, false); err != nil {
+			return fmt.Errorf("%s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// StartSchedulerAsServiceAccount runs bin/likewise-scheduler with the shipped second-scheduler
+// config, leader election on (its lease likewise-system/likewise-scheduler), as the
+// ServiceAccount of manifests/scheduler/base (InstallBase it first).
+func StartSchedulerAsServiceAccount(ctx context.Context, c *localcluster.Cluster) error {
+	root, err := localcluster.RepoRoot()
+	if err != nil {
+		return err
+	}
+	config, err := os.ReadFile(filepath.Join(root, SchedulerConfigFile))
+	if err != nil {
+		return err
+	}
+	kubeconfig, err := c.KubeconfigForServiceAccount(ctx, ClassifierNamespace, localcluster.SchedulerName)
+	if err != nil {
+		return err
+	}
+	return c.StartScheduler(ctx, config, kubeconfig)
+}
+
+// Rebalancer is bin/likewise rebalancer running with a local cluster.
+type Rebalancer struct {
+	// Port serves /metrics, /healthz and /readyz on 127.0.0.1.
+	Port int
+}
+
+// StartRebalancer runs bin/likewise rebalancer as the manifests' ServiceAccount (InstallBase
+// RebalancerBase first), with the shipped scheduler config and args after it. It returns once
+// /readyz answers.
+func StartRebalancer(ctx context.Context, c *localcluster.Cluster, args ...string) (*Rebalancer, error) {
+	bin, err := localcluster.Binary("likewise")
+	if err != nil {
+		return nil, err
+	}
+	root, err := localcluster.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig, err := c.KubeconfigForServiceAccount(ctx, ClassifierNamespace, RebalancerName)
+	if err != nil {
+		return nil, err
+	}
+	r := &Rebalancer{}
+	err = c.StartComponent(ctx, localcluster.Component{
+		Name:   RebalancerName,
+		Binary: bin,
+		Args: func(port int) []string {
+			r.Port = port
+			return append([]string{"rebalancer", "--kubeconfig=" + kubeconfig,
+				"--scheduler-config=" + filepath.Join(root, SchedulerConfigFile),
+				"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(port)}, args...)
+		},
+		Ready: func(ctx context.Context, port int) error {
+			body, err := httpGet(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
+			if err != nil {
+				return err
+			}
+			if body != "ok" {
+				return fmt.Errorf("readyz: %s", body)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Metrics returns the rebalancer's /metrics.
+func (r *Rebalancer) Metrics(ctx context.Context) (string, error) {
+	return httpGet(ctx, fmt.Sprintf("http://127.0.0.1:%d/metrics", r.Port))
+}
+
+// RebalancerLog returns the rebalancer's log so far.
+func RebalancerLog(c *localcluster.Cluster) (string, error) {
+	data, err := os.ReadFile(filepath.Join(c.LogsDir(), RebalancerName+".log"))
+	return string(data), err
+}
+
+// DatabaseWorkload describes a database workload: a StatefulSet or a Deployment of replicas pods, each
+// requesting CPU and Memory, placed by schedulerName on the case's nodes.
+type DatabaseWorkload struct {
+	Name     string
+	Kind     string // "StatefulSet" or "Deployment"
+	Replicas int32
+	CPU      string
+	Memory   string
+	// Labels and Annotations are added to the pod template.
+	Labels, Annotations map[string]string
+	// Volumes and VolumeClaims go into the pod template (claims are mounted by name).
+	Volumes []corev1.Volume
+}
+
+// Object returns the workload's object for case caseName in ns.
+func (w DatabaseWorkload) Object(ns, schedulerName, caseName string) (any, error) {
+	lbls := map[string]string{LabelCase: caseName, "app": w.Name}
+	for k, v := range w.Labels {
+		lbls[k] = v
+	}
+	requests := corev1.ResourceList{}
+	if w.CPU != "" {
+		requests[corev1.ResourceCPU] = resource.MustParse(w.CPU)
+	}
+	if w.Memory != "" {
+		requests[corev1.ResourceMemory] = resource.MustParse(w.Memory)
+	}
+	tmpl := corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: lbls, Annotations: w.Annotations},
+		Spec: corev1.PodSpec{
+			SchedulerName: schedulerName,
+			NodeSelector:  map[string]string{LabelCase: caseName},
+			Containers: []corev1.Container{{
+				Name:      "postgres",
+				Image:     PodImage,
+				Resources: corev1.ResourceRequirements{Requests: requests},
+			}},
+			Volumes: w.Volumes,
+			// KWOK pods go at once; nothing to wait for.
+			TerminationGracePeriodSeconds: ptr.To[int64](0),
+		},
+	}
+	selector := &metav1.LabelSelector{MatchLabels: map[string]string{LabelCase: caseName, "app": w.Name}}
+	meta := metav1.ObjectMeta{Name: w.Name, Namespace: ns, Labels: map[string]string{LabelCase: caseName}}
+	switch w.Kind {
+	case "StatefulSet":
+		return &appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{
+			Replicas: ptr.To(w.Replicas), Selector: selector, Template: tmpl, ServiceName: w.Name,
+			PodManagementPolicy: appsv1.ParallelPodManagement,
+		}}, nil
+	case "Deployment":
+		return &appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(w.Replicas), Selector: selector, Template: tmpl,
+		}}, nil
+	}
+	return nil, fmt.Errorf("workload %s: kind %q: want StatefulSet or Deployment", w.Name, w.Kind)
+}
+
+// CreateWorkload creates w in the case, placed by schedulerName.
+func (k *Case) CreateWorkload(ctx context.Context, c *localcluster.Cluster, schedulerName string, w DatabaseWorkload) error {
+	obj, err := w.Object(k.Namespace, schedulerName, k.Name)
+	if err != nil {
+		return err
+	}
+	apps := c.Client().AppsV1()
+	switch o := obj.(type) {
+	case *appsv1.StatefulSet:
+		_, err = apps.StatefulSets(k.Namespace).Create(ctx, o, metav1.CreateOptions{})
+	case *appsv1.Deployment:
+		_, err = apps.Deployments(k.Namespace).Create(ctx, o, metav1.CreateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("creating %s %s/%s: %w", w.Kind, k.Namespace, w.Name, err)
+	}
+	return nil
+}
