@@ -225,7 +225,7 @@ func makeRS(name string, replicas int32) *appsv1.ReplicaSet {
 }
 
 func makePVC(name, volume string) *v1.PersistentVolumeClaim {
-	return &v1.PersistentVolumeClaim{
+	pvc := &v1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: testNamespace, UID: types.UID("uid-pvc-" + name)},
 		Spec: v1.PersistentVolumeClaimSpec{
 			AccessModes: []v1.PersistentVolumeAccessMode{v1.ReadWriteOnce},
@@ -234,6 +234,11 @@ func makePVC(name, volume string) *v1.PersistentVolumeClaim {
 		},
 		Status: v1.PersistentVolumeClaimStatus{Phase: v1.ClaimBound},
 	}
+	if volume != "" {
+		// What the PV controller sets on a bound claim; VolumeBinding insists on it.
+		pvc.Annotations = map[string]string{"pv.kubernetes.io/bind-completed": "yes"}
+	}
+	return pvc
 }
 
 func makePV(name, claim string, src v1.PersistentVolumeSource, affinity *v1.VolumeNodeAffinity) *v1.PersistentVolume {

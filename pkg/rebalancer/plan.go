@@ -77,6 +77,8 @@ type planner struct {
 func (p *planner) plan(ctx context.Context, view *View, now time.Time, schedulerAlive bool, leaseMsg string) []Decision {
 	logger := klog.FromContext(ctx)
 	locked := p.lockedNodes()
+	// moving are the workloads with a pod evicted in this cycle: at most one unavailable each.
+	moving := sets.New[string]()
 	perNode, perNamespace, evictions := map[string]int{}, map[string]int{}, 0
 	rate := p.mem.evictionsInLastMinute(now)
 	var out []Decision
@@ -99,6 +101,8 @@ func (p *planner) plan(ctx context.Context, view *View, now time.Time, scheduler
 			decide(Wait, ReasonTooYoung, "its type was classified less than --min-pod-age (%v) ago", p.cfg.MinPodAge)
 		case p.mem.evicted[pod.UID] != time.Time{}:
 			decide(Wait, ReasonAlreadyEvicted, "this pod was evicted at %s and is still here", p.mem.evicted[pod.UID].Format(time.RFC3339))
+		case moving.Has(key):
+			decide(Wait, ReasonWorkloadUnavailable, "another pod of %s is moved in this cycle: at most one unavailable at a time", key)
 		default:
 			p.limits(&d, decide, key, view, now, locked)
 		}
@@ -114,13 +118,17 @@ func (p *planner) plan(ctx context.Context, view *View, now time.Time, scheduler
 			evictions++
 			perNode[pod.Spec.NodeName]++
 			perNamespace[pod.Namespace]++
-			locked.Insert(pod.Spec.NodeName)
+			moving.Insert(key)
+			// The view (counts and snapshot) follows the move, so the node it leaves is seen as it
+			// will be and MaxEvictionsPerNode alone bounds the evictions from it. Its targets stay
+			// locked: with a tie the scheduler picks one at random, and a node should take one
+			// replacement per cycle.
 			locked.Insert(d.Targets...)
 			target := ""
 			if len(d.Targets) == 1 {
 				target = d.Targets[0]
 			}
-			view.move(d.Type, pod.Spec.NodeName, target)
+			view.evicted(pod, d.Type, target)
 		}
 		logger.V(4).Info("Decided", "pod", klog.KObj(pod), "type", d.Type, "node", pod.Spec.NodeName, "action", d.Action,
 			"reason", d.Reason, "message", d.Message, "targets", d.Targets)

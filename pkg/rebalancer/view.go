@@ -35,6 +35,10 @@ type View struct {
 	Pods []*v1.Pod
 	// Snapshot holds the bound, non-terminal pods on their nodes, for the simulation.
 	Snapshot *cache.Snapshot
+
+	// nodes and bound are what Snapshot was built from, to rebuild it as moves are decided.
+	nodes []*v1.Node
+	bound []*v1.Pod
 }
 
 // NewView builds the view. Finished pods take no room and are left out of the snapshot; a pod
@@ -66,6 +70,7 @@ func NewView(nodes []*v1.Node, pods []*v1.Pod) *View {
 		v.States[p.Spec.NodeName] = s
 		bound = append(bound, p)
 	}
+	v.nodes, v.bound = nodes, bound
 	v.Snapshot = cache.NewSnapshot(bound, nodes)
 	return v
 }
@@ -101,6 +106,27 @@ func (v *View) moveDelta(t workloadtype.Type, from, to string) int {
 	}
 	f, g := v.States[from], v.States[to]
 	return workloadtype.MoveDelta(t, f.Label, f.Counts, g.Label, g.Counts)
+}
+
+// evicted updates the view for a move decided in this cycle: pod leaves its node and, when its
+// target is known (to != ""), a replacement takes its room there. Later simulations of the cycle
+// then see the cluster as the scheduler will, not as it was when the cycle began.
+func (v *View) evicted(pod *v1.Pod, t workloadtype.Type, to string) {
+	v.move(t, pod.Spec.NodeName, to)
+	bound := make([]*v1.Pod, 0, len(v.bound))
+	for _, p := range v.bound {
+		if p.UID != pod.UID {
+			bound = append(bound, p)
+		}
+	}
+	if _, ok := v.Nodes[to]; ok {
+		r := pod.DeepCopy()
+		r.UID += "-replacement"
+		r.Spec.NodeName = to
+		bound = append(bound, r)
+	}
+	v.bound = bound
+	v.Snapshot = cache.NewSnapshot(bound, v.nodes)
 }
 
 // move updates the counts as if a pod of type t moved from one node to another ("" for
