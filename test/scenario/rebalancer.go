@@ -140,8 +140,10 @@ type DatabaseWorkload struct {
 	Memory   string
 	// Labels and Annotations are added to the pod template.
 	Labels, Annotations map[string]string
-	// Volumes and VolumeClaims go into the pod template (claims are mounted by name).
-	Volumes []corev1.Volume
+	// Volumes go into the pod template; ClaimTemplates into a StatefulSet's
+	// volumeClaimTemplates.
+	Volumes        []corev1.Volume
+	ClaimTemplates []corev1.PersistentVolumeClaim
 }
 
 // Object returns the workload's object for case caseName in ns.
@@ -178,7 +180,7 @@ func (w DatabaseWorkload) Object(ns, schedulerName, caseName string) (any, error
 	case "StatefulSet":
 		return &appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{
 			Replicas: ptr.To(w.Replicas), Selector: selector, Template: tmpl, ServiceName: w.Name,
-			PodManagementPolicy: appsv1.ParallelPodManagement,
+			PodManagementPolicy: appsv1.ParallelPodManagement, VolumeClaimTemplates: w.ClaimTemplates,
 		}}, nil
 	case "Deployment":
 		return &appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{

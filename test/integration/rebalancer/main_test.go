@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -157,18 +158,26 @@ func (c *dbCase) typeWorkload(ctx context.Context, app string, t workloadtype.Ty
 // pods lists the case's pods, sorted by name.
 func (c *dbCase) pods(ctx context.Context) []*corev1.Pod {
 	c.t.Helper()
+	pods, err := c.listPods(ctx)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return pods
+}
+
+func (c *dbCase) listPods(ctx context.Context) ([]*corev1.Pod, error) {
 	list, err := cluster.Client().CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: labels.SelectorFromSet(labels.Set{scenario.LabelCase: c.Name}).String(),
 	})
 	if err != nil {
-		c.t.Fatal(err)
+		return nil, err
 	}
 	out := make([]*corev1.Pod, len(list.Items))
 	for i := range list.Items {
 		out[i] = &list.Items[i]
 	}
 	slices.SortFunc(out, func(a, b *corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	return out, nil
 }
 
 // waitPods polls the case's pods until cond holds, failing with what they look like.
@@ -176,7 +185,11 @@ func (c *dbCase) waitPods(ctx context.Context, timeout time.Duration, what strin
 	c.t.Helper()
 	var pods []*corev1.Pod
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		pods = c.pods(ctx)
+		got, err := c.listPods(ctx)
+		if err != nil {
+			return false, nil // the API server may be restarting; the timeout bounds it
+		}
+		pods = got
 		return cond(pods), nil
 	})
 	if err != nil {
@@ -292,4 +305,13 @@ func tailString(s string, n int) string {
 		return s
 	}
 	return s[len(s)-n:]
+}
+
+func (c *dbCase) statefulSets(ctx context.Context) []appsv1.StatefulSet {
+	c.t.Helper()
+	list, err := cluster.Client().AppsV1().StatefulSets(c.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return list.Items
 }
