@@ -124,6 +124,16 @@ func TestStudy(t *testing.T) {
 	if got := metricValue(text, `likewise_rebalancer_evictions_total{result="evicted"}`); got != 6 {
 		t.Errorf("likewise_rebalancer_evictions_total{result=\"evicted\"} = %v, want 6", got)
 	}
+	// It ran as its ServiceAccount: nothing it needed was refused.
+	log, err := scenario.RebalancerLog(cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "forbidden") {
+			t.Errorf("the rebalancer was refused a request: %s", line)
+		}
+	}
 	for _, p := range c.pods(ctx) {
 		if p.Status.Phase != corev1.PodRunning {
 			t.Errorf("pod %s is %s", p.Name, p.Status.Phase)
