@@ -119,10 +119,10 @@ func (p *planner) plan(ctx context.Context, view *View, now time.Time, scheduler
 			perNode[pod.Spec.NodeName]++
 			perNamespace[pod.Namespace]++
 			moving.Insert(key)
-			// The view (counts and snapshot) follows the move, so the node it leaves is seen as it
-			// will be and MaxEvictionsPerNode alone bounds the evictions from it. Its targets stay
-			// locked: with a tie the scheduler picks one at random, and a node should take one
-			// replacement per cycle.
+			// The view (counts and snapshot) follows the move, so later simulations see the node
+			// it leaves as the scheduler will, and MaxEvictionsPerNode alone bounds the evictions
+			// from it. Its targets stay locked: with a tie the scheduler picks one at random, and a
+			// node takes one replacement per cycle.
 			locked.Insert(d.Targets...)
 			target := ""
 			if len(d.Targets) == 1 {

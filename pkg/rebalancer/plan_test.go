@@ -253,8 +253,8 @@ func twoMoves(t *testing.T, qopts ...podOpt) *harness {
 
 func TestPlanLimits(t *testing.T) {
 	pEvict := decision{Pod: "p", Action: Evict, Reason: ReasonEvicting, Targets: []string{"n2"}}
-	// Once p has left n1 (the view follows each move), n1 is as good an OLTP node as n4.
-	qEvict := decision{Pod: "q", Action: Evict, Reason: ReasonEvicting, Targets: []string{"n1", "n4"}}
+	// n1 is an OLTP node too, but p, terminating, still takes its room there: n4 is emptier.
+	qEvict := decision{Pod: "q", Action: Evict, Reason: ReasonEvicting, Targets: []string{"n4"}}
 	qLimit := decision{Pod: "q", Action: Wait, Reason: ReasonLimitReached}
 	tests := []struct {
 		name  string
@@ -382,8 +382,9 @@ func TestPlanViewFollowsMoves(t *testing.T) {
 	}
 	want := []decision{
 		{Pod: "p", Action: Evict, Reason: ReasonEvicting, Targets: []string{"n3"}},
-		// n3 is full with p's replacement; the best left is an OLTP pool.
-		{Pod: "q", Action: Wait, Reason: ReasonWaitingForCapacity, Targets: []string{"n1", "n2"}},
+		// n3 is full with p's replacement; q's own OLTP pool is the best left (p, terminating,
+		// still takes room on n1).
+		{Pod: "q", Action: Wait, Reason: ReasonWaitingForCapacity, Targets: []string{"n2"}},
 	}
 	if diff := cmp.Diff(want, brief(h.plan(ctx))); diff != "" {
 		t.Errorf("decisions (-want,+got):\n%s", diff)

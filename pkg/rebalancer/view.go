@@ -3,8 +3,10 @@ package rebalancer
 import (
 	"slices"
 	"strings"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 
 	"github.com/likewise-dev/likewise/pkg/workloadtype"
@@ -108,16 +110,20 @@ func (v *View) moveDelta(t workloadtype.Type, from, to string) int {
 	return workloadtype.MoveDelta(t, f.Label, f.Counts, g.Label, g.Counts)
 }
 
-// evicted updates the view for a move decided in this cycle: pod leaves its node and, when its
-// target is known (to != ""), a replacement takes its room there. Later simulations of the cycle
-// then see the cluster as the scheduler will, not as it was when the cycle began.
+// evicted updates the view for a move decided in this cycle, as the scheduler will see the
+// cluster while the pod terminates: the pod no longer counts for its node's type, yet still
+// takes its room there (its node's room is freed only once it is gone, which settle waits for),
+// and, when its target is known (to != ""), its replacement takes room on the target.
 func (v *View) evicted(pod *v1.Pod, t workloadtype.Type, to string) {
 	v.move(t, pod.Spec.NodeName, to)
-	bound := make([]*v1.Pod, 0, len(v.bound))
+	bound := make([]*v1.Pod, 0, len(v.bound)+1)
 	for _, p := range v.bound {
-		if p.UID != pod.UID {
-			bound = append(bound, p)
+		if p.UID == pod.UID {
+			leaving := p.DeepCopy()
+			leaving.DeletionTimestamp = &metav1.Time{Time: time.Unix(0, 0)}
+			p = leaving
 		}
+		bound = append(bound, p)
 	}
 	if _, ok := v.Nodes[to]; ok {
 		r := pod.DeepCopy()
