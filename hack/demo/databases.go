@@ -8,17 +8,20 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
+	"github.com/likewise-dev/likewise/pkg/rebalancer"
 	"github.com/likewise-dev/likewise/test/localcluster"
 	"github.com/likewise-dev/likewise/test/scenario"
 )
@@ -40,38 +43,48 @@ const (
 	startParallel   = 3 // PostgreSQL servers initialised at once
 )
 
-// demoDatabases: the study's twelve database pods, created without a type and placed by
-// likewise-scheduler (untyped pods land where kube-scheduler's default profile would put them),
-// get real PostgreSQL servers on their pod IPs running OLTP or OLAP loads. The classifier labels
-// them from their statistics; then they are recreated with those labels, as their controller
-// would after the rebalancer evicted them, and placed again.
+// rebalancerArgs are the demo's rebalancer flags: short cycles, no minimum age, a short
+// cooldown, so that the six moves take seconds (the defaults are minutes apart, for production).
+var rebalancerArgs = []string{"--leader-elect=false", "--interval=2s", "--min-pod-age=0s", "--workload-cooldown=2s",
+	"--max-backoff=10s", "--v=2"}
+
+const rebalanceTimeout = 4 * time.Minute
+
+// demoDatabases: the study's twelve databases, one StatefulSet each, created without a type and
+// placed by likewise-scheduler (untyped pods land where kube-scheduler's default profile would
+// put them), get real PostgreSQL servers on their pod IPs running OLTP or OLAP loads. The
+// classifier labels them from their statistics and records each type on its StatefulSet; then
+// the rebalancer moves the misplaced ones, and their StatefulSets recreate them, placed by type.
 func demoDatabases(ctx context.Context, c *localcluster.Cluster) error {
-	fmt.Printf("\nDatabase pods: the study's 12 PostgreSQL pods (1 CPU, 2Gi each) on 2 nodes with room for 6 each,\n" +
-		"created without a workload type. Each gets a real PostgreSQL 15 server on its pod IP: six run pgbench's\n" +
-		"TPC-B-like transactions (10/s), six a TPC-H-style scan every 2 s. likewise classifier labels them from\n" +
-		"their statistics; then they are recreated with those labels and placed again.\n\n")
+	fmt.Printf("\nDatabase pods: the study's 12 PostgreSQL databases (a StatefulSet each; 1 CPU, 2Gi) on 2 nodes with room\n" +
+		"for 8 each, created without a workload type. Each pod gets a real PostgreSQL 15 server on its IP: six run\n" +
+		"pgbench's TPC-B-like transactions (10/s), six a TPC-H-style scan every 2 s. likewise classifier labels them\n" +
+		"from their statistics and records each type on its StatefulSet; likewise rebalancer then moves the misplaced\n" +
+		"ones, and their StatefulSets recreate them where likewise-scheduler places them by that record.\n\n")
 	dbs := scenario.StudyDatabases()
-	var pods []scenario.Pod
-	for _, d := range dbs {
-		pods = append(pods, d.Pod)
-	}
 	k, err := scenario.NewCase(ctx, c, casePrefix, []localcluster.NodeSpec{{}, {}}, corev1.ResourceList{
-		corev1.ResourceCPU:    resource.MustParse("6"),
-		corev1.ResourceMemory: resource.MustParse("24Gi"),
+		corev1.ResourceCPU:    resource.MustParse("8"),
+		corev1.ResourceMemory: resource.MustParse("32Gi"),
 	})
 	if err != nil {
 		return err
 	}
-	if _, err := k.Create(ctx, c, scenario.ProfileLikewise, pods); err != nil {
-		return err
+	// One at a time, each placed before the next: the two-by-two order of StudyDatabases then
+	// gives three of each kind per node, as kube-scheduler's default profile leaves them.
+	var names []string
+	for _, d := range dbs {
+		w := scenario.DatabaseWorkload{Name: d.Pod.Name, Kind: "StatefulSet", Replicas: 1, CPU: d.Pod.CPU, Memory: d.Pod.Memory, Labels: d.Pod.Labels}
+		if err := k.CreateWorkload(ctx, c, scenario.ProfileLikewise, w); err != nil {
+			return err
+		}
+		names = append(names, podName(d))
+		if _, err := scenario.WaitRunning(ctx, c.Client(), k.Namespace, names[len(names)-1:], placeTimeout); err != nil {
+			return err
+		}
 	}
-	before, err := k.WaitPlaced(ctx, c, len(pods), placeTimeout)
+	before, err := scenario.Get(ctx, c.Client(), k.Namespace, k.Name)
 	if err != nil {
 		return err
-	}
-	var names []string
-	for _, p := range pods {
-		names = append(names, p.Name)
 	}
 	running, err := scenario.WaitRunning(ctx, c.Client(), k.Namespace, names, placeTimeout)
 	if err != nil {
@@ -91,9 +104,6 @@ func demoDatabases(ctx context.Context, c *localcluster.Cluster) error {
 	}
 	fmt.Printf("Servers up and loaded in %v. Starting likewise classifier as its ServiceAccount (%s)...\n",
 		time.Since(start).Round(time.Second), strings.Join(classifierArgs, " "))
-	if err := scenario.InstallClassifierRBAC(ctx, c); err != nil {
-		return err
-	}
 	if err := scenario.GrantClassifierCredentials(ctx, c, k.Namespace); err != nil {
 		return err
 	}
@@ -101,6 +111,7 @@ func demoDatabases(ctx context.Context, c *localcluster.Cluster) error {
 	if _, err := scenario.StartClassifier(ctx, c, classifierArgs...); err != nil {
 		return err
 	}
+	defer func() { _ = c.StopComponent(scenario.ClassifierName) }()
 	classified, err := waitClassified(ctx, c, k.Namespace, names)
 	if err != nil {
 		return err
@@ -114,12 +125,13 @@ func demoDatabases(ctx context.Context, c *localcluster.Cluster) error {
 	if err := writeVerdicts(os.Stdout, dbs, before, classified); err != nil {
 		return err
 	}
-
-	// The classifier's work is done, and the servers': stop them before the pods go, so that the
-	// classifier does not report databases that vanish.
-	if err := c.StopComponent(scenario.ClassifierName); err != nil {
+	if err := writeRecords(ctx, c, k.Namespace, dbs); err != nil {
 		return err
 	}
+
+	// The servers' work is done: stop them before their pods move (a moved pod gets a new IP, and
+	// KWOK runs no container to take its server along). The classifier keeps running: it labels
+	// each replacement from its StatefulSet's record as soon as it appears.
 	for _, s := range servers {
 		s.Close()
 	}
@@ -129,15 +141,105 @@ func demoDatabases(ctx context.Context, c *localcluster.Cluster) error {
 	for name, pod := range classified {
 		types[name] = pod.Labels[apis.LabelWorkloadType]
 	}
-	after, err := recreateLabelled(ctx, c, k, pods, types)
+	mixing, _, err := k.Mixing(ctx, c)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nMixing (typed pods that do not match their node) is %d. Starting likewise rebalancer as its\n"+
+		"ServiceAccount (%s)...\n", mixing, strings.Join(rebalancerArgs, " "))
+	if _, err := scenario.StartRebalancer(ctx, c, rebalancerArgs...); err != nil {
+		return err
+	}
+	defer func() { _ = c.StopComponent(scenario.RebalancerName) }()
+	if err := followMoves(ctx, c, k); err != nil {
+		return err
+	}
+	after, err := scenario.Get(ctx, c.Client(), k.Namespace, k.Name)
 	if err != nil {
 		return err
 	}
 	fmt.Println()
 	return scenario.WriteTable(os.Stdout, []scenario.Run{
 		{Label: "before (unlabelled)", Placement: before, Types: types},
-		{Label: "after (classified)", Placement: after, Types: types},
+		{Label: "after (rebalanced)", Placement: after, Types: types},
 	})
+}
+
+// podName is the name of the pod of d's StatefulSet.
+func podName(d scenario.StudyDatabase) string { return d.Pod.Name + "-0" }
+
+// writeRecords prints the type the classifier recorded on each StatefulSet.
+func writeRecords(ctx context.Context, c *localcluster.Cluster, ns string, dbs []scenario.StudyDatabase) error {
+	var parts []string
+	for _, d := range dbs {
+		sts, err := c.Client().AppsV1().StatefulSets(ns).Get(ctx, d.Pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		parts = append(parts, fmt.Sprintf("%s=%s", d.Pod.Name, valueOr(sts.Annotations[apis.AnnotationWorkloadTypeRecord], "(none)")))
+	}
+	fmt.Printf("\nRecorded on the StatefulSets (annotation %s): %s\n", apis.AnnotationWorkloadTypeRecord, strings.Join(parts, " "))
+	return nil
+}
+
+// followMoves prints each of the rebalancer's evictions and each replacement's landing as they
+// happen, with the mixing after it, until the mixing is zero and every pod runs, typed.
+func followMoves(ctx context.Context, c *localcluster.Cluster, k *scenario.Case) error {
+	seen := map[string]bool{}
+	moves := 0
+	var mixing int
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, rebalanceTimeout, true, func(ctx context.Context) (bool, error) {
+		list, err := c.Client().EventsV1().Events(k.Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		items := list.Items
+		slices.SortStableFunc(items, func(a, b eventsv1.Event) int { return a.EventTime.Compare(b.EventTime.Time) })
+		for _, e := range items {
+			if e.ReportingController != rebalancer.Name || seen[string(e.UID)] {
+				continue
+			}
+			switch e.Reason {
+			case rebalancer.ReasonEvicting:
+				moves++
+				fmt.Printf("  move %d: evicted %s: %s\n", moves, e.Regarding.Name, e.Note)
+			case rebalancer.ReasonMoved:
+				m, _, err := k.Mixing(ctx, c)
+				if err != nil {
+					return false, nil
+				}
+				fmt.Printf("          %s recreated and ready: %s; mixing now %d\n", e.Regarding.Name, e.Note, m)
+			case rebalancer.ReasonWaitingForCapacity, rebalancer.ReasonSchedulerUnavailable, rebalancer.ReasonEvictionBlocked:
+				fmt.Printf("  %s %s: %s\n", e.Regarding.Name, e.Reason, e.Note)
+			default:
+				continue
+			}
+			seen[string(e.UID)] = true
+		}
+		m, counts, err := k.Mixing(ctx, c)
+		if err != nil {
+			return false, nil
+		}
+		mixing = m
+		typed := 0
+		for _, n := range counts {
+			typed += n.OLTP + n.OLAP
+		}
+		return m == 0 && typed == 12, nil
+	})
+	if err != nil {
+		log, _ := scenario.RebalancerLog(c)
+		return fmt.Errorf("mixing still %d after %v: %w\nrebalancer log (end):\n%s", mixing, rebalanceTimeout, err, tail(log, 3000))
+	}
+	fmt.Printf("Separated in %d moves: mixing 0.\n", moves)
+	return nil
+}
+
+func valueOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // startDatabases starts a server with its load on each pod's IP, a few at a time, and the
@@ -168,7 +270,7 @@ func startDatabases(ctx context.Context, c *localcluster.Cluster, ns string, dbs
 				mu.Unlock()
 				return
 			}
-			s, err := scenario.StartDatabase(ctx, pods[d.Pod.Name], opts)
+			s, err := scenario.StartDatabase(ctx, pods[podName(d)], opts)
 			if err == nil {
 				if err = s.SetMonitorPassword(ctx, password); err != nil {
 					s.Close()
@@ -226,12 +328,12 @@ func writeVerdicts(w *os.File, dbs []scenario.StudyDatabase, placement scenario.
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "POD\tNODE\tPOSTGRESQL RUNS\tCLASSIFIED\tCONFIDENCE\tMEASURED")
 	for _, d := range dbs {
-		p := classified[d.Pod.Name]
+		p := classified[podName(d)]
 		runs := fmt.Sprintf("pgbench TPC-B-like, %d/s", oltpRate)
 		if d.Workload == scenario.WorkloadOLAP {
 			runs = fmt.Sprintf("TPC-H Q1 every %v", olapPause)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Pod.Name, placement[d.Pod.Name], runs, p.Labels[apis.LabelWorkloadType],
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", podName(d), placement[podName(d)], runs, p.Labels[apis.LabelWorkloadType],
 			p.Annotations[apis.AnnotationWorkloadConfidence], measured(p.Annotations[apis.AnnotationWorkloadReasons]))
 	}
 	return tw.Flush()
@@ -248,33 +350,6 @@ func measured(reasons string) string {
 		}
 	}
 	return strings.Join(keep, " ")
-}
-
-// recreateLabelled deletes the case's pods and creates them again with the classified types, as
-// a controller recreates evicted pods, and returns where likewise-scheduler put them.
-func recreateLabelled(ctx context.Context, c *localcluster.Cluster, k *scenario.Case, pods []scenario.Pod, types map[string]string) (scenario.Placement, error) {
-	fmt.Printf("\nRecreating the 12 pods with their classified labels (as their controller would after an eviction)...\n")
-	pc := c.Client().CoreV1().Pods(k.Namespace)
-	if err := pc.DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: new(int64)}, metav1.ListOptions{LabelSelector: scenario.LabelCase}); err != nil {
-		return nil, err
-	}
-	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, placeTimeout, true, func(ctx context.Context) (bool, error) {
-		list, err := pc.List(ctx, metav1.ListOptions{LabelSelector: scenario.LabelCase})
-		return err == nil && len(list.Items) == 0, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("waiting for the pods to go: %w", err)
-	}
-	var labelled []scenario.Pod
-	for _, p := range pods {
-		p.Type = types[p.Name]
-		p.Labels = nil // no longer opted in: the classifier has had its say
-		labelled = append(labelled, p)
-	}
-	if _, err := k.Create(ctx, c, scenario.ProfileLikewise, labelled); err != nil {
-		return nil, err
-	}
-	return k.WaitPlaced(ctx, c, len(labelled), placeTimeout)
 }
 
 func randomPassword() string {

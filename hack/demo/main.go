@@ -1,10 +1,11 @@
 // Command demo is `make demo`: on the local cluster (started, or reused, in _output/local) it
 // runs likewise-scheduler and shows, as before/after tables, where pods land: the study's
-// database pods created without a type, then labelled by the classifier from what their real
-// PostgreSQL servers run, and recreated with those labels; and notebook servers by users per
+// databases created without a type, then labelled by the classifier from what their real
+// PostgreSQL servers run, and moved by the rebalancer, step by step, their StatefulSets
+// recreating them where the scheduler places them by type; and notebook servers by users per
 // node, kube-scheduler's default profile against NotebookSpread. It leaves the cluster and the
 // scheduler running for a closer look; `make local-down` stops them. The PostgreSQL servers,
-// their loads and the classifier stop when the demo ends.
+// their loads, the classifier and the rebalancer stop when the demo ends.
 package main
 
 import (
@@ -57,13 +58,20 @@ func run(ctx context.Context, dir, tools string) error {
 	if err := clearPreviousRun(ctx, c); err != nil {
 		return err
 	}
-	config, err := scenario.SchedulerConfig()
+	// The manifests' ServiceAccounts and roles, as a user applies them (KWOK runs no containers:
+	// the demo runs the binaries in place of their Deployments).
+	for _, base := range []string{scenario.SchedulerBase, scenario.ClassifierBase, scenario.RebalancerBase} {
+		if err := scenario.InstallBase(ctx, c, base); err != nil {
+			return err
+		}
+	}
+	config, err := scenario.SchedulerConfig(true)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Starting likewise-scheduler (profiles %s, %s, %s, %s, %s)...\n", scenario.ProfileLikewise, scenario.ProfileNotebook,
+	fmt.Printf("Starting likewise-scheduler as its ServiceAccount (profiles %s, %s, %s, %s, %s)...\n", scenario.ProfileLikewise, scenario.ProfileNotebook,
 		scenario.ProfileDefault, scenario.ProfileRequired, scenario.ProfileNotebookCap)
-	if err := c.StartScheduler(ctx, config, ""); err != nil {
+	if err := scenario.StartSchedulerAsServiceAccount(ctx, c, config); err != nil {
 		return err
 	}
 
@@ -92,14 +100,15 @@ func run(ctx context.Context, dir, tools string) error {
 	}
 
 	fmt.Printf(`
-The cluster and likewise-scheduler keep running (the PostgreSQL servers and the classifier have stopped):
+The cluster and likewise-scheduler keep running (the PostgreSQL servers, the classifier and the rebalancer have stopped):
   export KUBECONFIG=%s
   kubectl get pods -A -o wide -l %s -L %s
 Scheduler log: %s
 Classifier log: %s
+Rebalancer log: %s
 Stop everything with: make local-down
 `, c.KubeconfigPath(), scenario.LabelCase, apis.LabelWorkloadType, filepath.Join(c.LogsDir(), localcluster.SchedulerName+".log"),
-		filepath.Join(c.LogsDir(), scenario.ClassifierName+".log"))
+		filepath.Join(c.LogsDir(), scenario.ClassifierName+".log"), filepath.Join(c.LogsDir(), scenario.RebalancerName+".log"))
 	return nil
 }
 

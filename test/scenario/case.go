@@ -33,10 +33,12 @@ const (
 // NotebookCap is maxUsersPerNode in ProfileNotebookCap.
 const NotebookCap = 3
 
-// SchedulerConfig returns the shipped second-scheduler config with leader election off (one
-// scheduler runs), its profiles as shipped, and three more: kube-scheduler's default, to compare
-// with, the database profile in Required mode, and the notebook profile with a cap.
-func SchedulerConfig() ([]byte, error) {
+// SchedulerConfig returns the shipped second-scheduler config, its profiles as shipped, and three
+// more: kube-scheduler's default, to compare with, the database profile in Required mode, and the
+// notebook profile with a cap. With leaderElect false, leader election is off (one scheduler
+// runs, as system:kube-scheduler may); with true it is as shipped (the lease
+// likewise-system/likewise-scheduler, which the rebalancer watches: run it as its ServiceAccount).
+func SchedulerConfig(leaderElect bool) ([]byte, error) {
 	root, err := localcluster.RepoRoot()
 	if err != nil {
 		return nil, err
@@ -50,7 +52,9 @@ func SchedulerConfig() ([]byte, error) {
 	if err := yaml.Unmarshal(data, &cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	cfg["leaderElection"] = map[string]any{"leaderElect": false}
+	if !leaderElect {
+		cfg["leaderElection"] = map[string]any{"leaderElect": false}
+	}
 	profiles, _ := cfg["profiles"].([]any)
 	required, err := deriveProfile(profiles, ProfileLikewise, ProfileRequired, "WorkloadTypeAffinity", "mode", "Required")
 	if err != nil {

@@ -11,8 +11,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 
+	"github.com/likewise-dev/likewise/pkg/rebalancer"
+	"github.com/likewise-dev/likewise/pkg/workloadtype"
 	"github.com/likewise-dev/likewise/test/localcluster"
 )
 
@@ -51,17 +54,18 @@ func InstallBase(ctx context.Context, c *localcluster.Cluster, dir string) error
 	return nil
 }
 
-// StartSchedulerAsServiceAccount runs bin/likewise-scheduler with the shipped second-scheduler
-// config, leader election on (its lease likewise-system/likewise-scheduler), as the
-// ServiceAccount of manifests/scheduler/base (InstallBase it first).
-func StartSchedulerAsServiceAccount(ctx context.Context, c *localcluster.Cluster) error {
-	root, err := localcluster.RepoRoot()
-	if err != nil {
-		return err
-	}
-	config, err := os.ReadFile(filepath.Join(root, SchedulerConfigFile))
-	if err != nil {
-		return err
+// StartSchedulerAsServiceAccount runs bin/likewise-scheduler with config (nil: the shipped
+// second-scheduler config, leader election on, its lease likewise-system/likewise-scheduler) as
+// the ServiceAccount of manifests/scheduler/base (InstallBase it first).
+func StartSchedulerAsServiceAccount(ctx context.Context, c *localcluster.Cluster, config []byte) error {
+	if config == nil {
+		root, err := localcluster.RepoRoot()
+		if err != nil {
+			return err
+		}
+		if config, err = os.ReadFile(filepath.Join(root, SchedulerConfigFile)); err != nil {
+			return err
+		}
 	}
 	kubeconfig, err := c.KubeconfigForServiceAccount(ctx, ClassifierNamespace, localcluster.SchedulerName)
 	if err != nil {
@@ -207,4 +211,33 @@ func (k *Case) CreateWorkload(ctx context.Context, c *localcluster.Cluster, sche
 		return fmt.Errorf("creating %s %s/%s: %w", w.Kind, k.Namespace, w.Name, err)
 	}
 	return nil
+}
+
+// Mixing measures the case's placement as the rebalancer does (rebalancer.View, the one
+// definition): the mixing of the case's nodes, and each node's typed pods.
+func (k *Case) Mixing(ctx context.Context, c *localcluster.Cluster) (int, map[string]workloadtype.Counts, error) {
+	var nodes []*corev1.Node
+	for _, name := range k.Nodes {
+		n, err := c.Client().CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return 0, nil, err
+		}
+		nodes = append(nodes, n)
+	}
+	list, err := c.Client().CoreV1().Pods(k.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.SelectorFromSet(labels.Set{LabelCase: k.Name}).String(),
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	pods := make([]*corev1.Pod, len(list.Items))
+	for i := range list.Items {
+		pods[i] = &list.Items[i]
+	}
+	v := rebalancer.NewView(nodes, pods)
+	counts := map[string]workloadtype.Counts{}
+	for name, s := range v.States {
+		counts[name] = s.Counts
+	}
+	return v.Mixing(), counts, nil
 }

@@ -58,7 +58,7 @@ func TestMain(m *testing.M) {
 				return err
 			}
 		}
-		if err := scenario.StartSchedulerAsServiceAccount(ctx, c); err != nil {
+		if err := scenario.StartSchedulerAsServiceAccount(ctx, c, nil); err != nil {
 			return err
 		}
 		// The classifier labels database pods from their workload's record as soon as they
@@ -207,20 +207,11 @@ type state struct {
 
 func (c *dbCase) state(ctx context.Context) state {
 	c.t.Helper()
-	var nodes []*corev1.Node
-	for _, name := range c.Nodes {
-		n, err := cluster.Client().CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		nodes = append(nodes, n)
+	mixing, counts, err := c.Mixing(ctx, cluster)
+	if err != nil {
+		c.t.Fatal(err)
 	}
-	v := rebalancer.NewView(nodes, c.pods(ctx))
-	s := state{perNode: map[string]workloadtype.Counts{}, mixing: v.Mixing()}
-	for name, ns := range v.States {
-		s.perNode[name] = ns.Counts
-	}
-	return s
+	return state{perNode: counts, mixing: mixing}
 }
 
 // startRebalancer runs the rebalancer with rebalancerArgs and extra, and stops it when the test ends.

@@ -29,7 +29,7 @@ func client() kubernetes.Interface { return cluster.Client() }
 func TestMain(m *testing.M) {
 	localcluster.Main(m, localcluster.Options{}, func(c *localcluster.Cluster) error {
 		cluster = c
-		config, err := scenario.SchedulerConfig()
+		config, err := scenario.SchedulerConfig(false)
 		if err != nil {
 			return err
 		}
