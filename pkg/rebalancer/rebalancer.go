@@ -352,7 +352,7 @@ func (r *Rebalancer) settle(ctx context.Context, view *View, now time.Time) {
 				metrics.RebalancerMoves.WithLabelValues("stuck").Inc()
 				logger.Info("Move done", "workload", key, "pod", klog.KObj(replacement), "from", mv.from, "to", replacement.Spec.NodeName)
 				r.event(replacement, v1.EventTypeNormal, ReasonMoved, actionRebalance,
-					fmt.Sprintf("replaces %s, moved from %s to %s %s node %s", mv.pod, mv.from, s.Type(r.planner.majority), mv.typ, replacement.Spec.NodeName))
+					fmt.Sprintf("replaces %s (%s), moved from %s to %s node %s", mv.pod, mv.typ, mv.from, s.Type(r.planner.majority), replacement.Spec.NodeName))
 			} else {
 				metrics.RebalancerMoves.WithLabelValues("not_stuck").Inc()
 				logger.Info("Move did not stick", "workload", key, "pod", klog.KObj(replacement), "from", mv.from, "to", replacement.Spec.NodeName, "backoff", backoff)
