@@ -196,6 +196,9 @@ func TestPlanSafety(t *testing.T) {
 		{name: "best node is its own node: waiting for capacity", setup: func(h *harness) {
 			h.pods = append(h.pods, makePod("big", "n2", none, cpu("6")))
 		}, want: waitP(ReasonWaitingForCapacity, "n1"), wantMessage: "would put the replacement back on n1"},
+		{name: "a pod nominated for the target takes its room", setup: func(h *harness) {
+			h.pods = append(h.pods, makePod("preemptor", "", none, cpu("6"), func(p *v1.Pod) { p.Status.NominatedNodeName = "n2" }))
+		}, want: waitP(ReasonWaitingForCapacity, "n1")},
 		{name: "no node fits: waiting for capacity", popts: []podOpt{func(p *v1.Pod) { p.Spec.NodeSelector = map[string]string{"disk": "nvme"} }},
 			want: waitP(ReasonWaitingForCapacity), wantMessage: "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector"},
 		{name: "best node would not lower mixing", setup: func(h *harness) {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -325,7 +326,9 @@ func (r *Rebalancer) settle(ctx context.Context, view *View, now time.Time) {
 		if mv == nil {
 			continue
 		}
-		var replacement *v1.Pod
+		// replacement is the ready pod that replaces the evicted one; candidate the same, ready or
+		// not, to report a move that timed out on.
+		var replacement, candidate *v1.Pod
 		evictedGone := true
 		whole := true
 		for _, p := range view.Pods {
@@ -336,11 +339,15 @@ func (r *Rebalancer) settle(ctx context.Context, view *View, now time.Time) {
 				evictedGone = false
 				continue
 			}
+			newer := p.CreationTimestamp.Time.After(mv.at.Add(-time.Second))
+			if newer && (candidate == nil || p.Name == nameOf(mv.pod)) {
+				candidate = p
+			}
 			if p.DeletionTimestamp != nil || !ready(p) {
 				whole = false
 				continue
 			}
-			if p.CreationTimestamp.Time.After(mv.at.Add(-time.Second)) && (replacement == nil || p.Name == nameOf(mv.pod)) {
+			if newer && (replacement == nil || p.Name == nameOf(mv.pod)) {
 				replacement = p
 			}
 		}
@@ -365,10 +372,15 @@ func (r *Rebalancer) settle(ctx context.Context, view *View, now time.Time) {
 			backoff := mem.finished(key, now, false, r.cfg.WorkloadCooldown, r.cfg.MaxBackoff)
 			metrics.RebalancerMoves.WithLabelValues("timed_out").Inc()
 			logger.Info("Move timed out", "workload", key, "pod", mv.pod, "backoff", backoff)
-			if replacement != nil {
-				r.event(replacement, v1.EventTypeWarning, ReasonMoveTimedOut, actionRebalance,
-					fmt.Sprintf("no ready replacement of %s within --move-timeout (%v); %s backs off %v", mv.pod, r.cfg.MoveTimeout, key, backoff))
+			// On the replacement if there is one, else on the evicted pod (an Event may name an
+			// object that is gone).
+			about := candidate
+			if about == nil {
+				ns, name, _ := strings.Cut(mv.pod, "/")
+				about = &v1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: mv.podUID}}
 			}
+			r.event(about, v1.EventTypeWarning, ReasonMoveTimedOut, actionRebalance,
+				fmt.Sprintf("no ready replacement of %s within --move-timeout (%v); %s backs off %v", mv.pod, r.cfg.MoveTimeout, key, backoff))
 		}
 	}
 }

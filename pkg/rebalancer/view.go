@@ -45,6 +45,7 @@ type View struct {
 
 // NewView builds the view. Finished pods take no room and are left out of the snapshot; a pod
 // naming an unknown node is left out too (the snapshot would give it a NodeInfo without a node).
+// A pending pod nominated for a node is in the snapshot on that node.
 func NewView(nodes []*v1.Node, pods []*v1.Pod) *View {
 	v := &View{Nodes: make(map[string]*v1.Node, len(nodes)), States: make(map[string]NodeState, len(nodes))}
 	for _, n := range nodes {
@@ -61,7 +62,18 @@ func NewView(nodes []*v1.Node, pods []*v1.Pod) *View {
 	})
 	bound := make([]*v1.Pod, 0, len(pods))
 	for _, p := range v.Pods {
-		if p.Spec.NodeName == "" || p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed {
+		if p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed {
+			continue
+		}
+		if p.Spec.NodeName == "" {
+			// A pod the scheduler nominated for a node (it preempted there) will take that room: the
+			// scheduler filters with it there, and so must the simulation, which has no nominator.
+			// It is not resident yet, so it does not type the node.
+			if n := p.Status.NominatedNodeName; n != "" && p.DeletionTimestamp == nil && v.Nodes[n] != nil {
+				nominated := p.DeepCopy()
+				nominated.Spec.NodeName = n
+				bound = append(bound, nominated)
+			}
 			continue
 		}
 		s, ok := v.States[p.Spec.NodeName]
