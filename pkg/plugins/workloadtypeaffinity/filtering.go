@@ -13,7 +13,7 @@ import (
 	"github.com/likewise-dev/likewise/pkg/workloadtype"
 )
 
-// preFilterState is the pod's type, computed once per cycle.
+// preFilterState is the pod's type, resolved once per cycle (PreScore reuses it).
 type preFilterState struct {
 	podType workloadtype.Type
 }
@@ -26,11 +26,11 @@ func (pl *WorkloadTypeAffinity) PreFilter(ctx context.Context, state fwk.CycleSt
 	if pl.mode != config.ModeRequired {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	t := pl.podType(ctx, pod, false)
+	t := pl.podType(ctx, pod, true)
+	state.Write(preFilterStateKey, &preFilterState{podType: t})
 	if t == workloadtype.None {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	state.Write(preFilterStateKey, &preFilterState{podType: t})
 	return nil, nil
 }
 

@@ -31,16 +31,19 @@ const (
 	// number of nodes, and the %s is the node's type.
 	ErrReasonOtherType = "node(s) had the other database workload type (%s)"
 
-	// signFragmentKey names the part of a pod's signature this plugin depends on.
-	signFragmentKey = "v1.Pod.Labels[" + apis.LabelWorkloadType + "]"
+	// signFragmentKey names the part of a pod's signature this plugin depends on: its resolved
+	// type (label, else the record on its owner or claims).
+	signFragmentKey = Name + "/" + apis.LabelWorkloadType
 
-	// reasonInvalidType is the Event reason when a pod's workload-type label is not a known value.
+	// reasonInvalidType is the Event reason when a pod's workload-type label, or the record its
+	// type is resolved from, is not a known value.
 	reasonInvalidType = "InvalidWorkloadType"
 )
 
 // WorkloadTypeAffinity is the plugin. Everything on it is immutable after New.
 type WorkloadTypeAffinity struct {
 	handle          fwk.Handle
+	resolver        *workloadtype.Resolver
 	mode            config.WorkloadTypeAffinityMode
 	majorityPercent int32
 	scores          [workloadtype.NumRelations]int64
@@ -68,6 +71,7 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 	}
 	pl := &WorkloadTypeAffinity{
 		handle:          h,
+		resolver:        newResolver(h),
 		mode:            args.Mode,
 		majorityPercent: args.MajorityPercent,
 	}
@@ -84,18 +88,37 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 // Name returns the plugin's name.
 func (pl *WorkloadTypeAffinity) Name() string { return Name }
 
-// podType returns the pod's type; an invalid label value is reported on the pod (an Event) and the
-// pod is scheduled as untyped rather than blocked.
+// newResolver reads records from the informers kube-scheduler already runs for its in-tree
+// plugins (PodTopologySpread reads ReplicaSets and StatefulSets, VolumeBinding PVCs), which
+// system:kube-scheduler may list and watch. Deployments are not among them, nor in that role:
+// the record on the ReplicaSet is what a replacement pod finds.
+func newResolver(h fwk.Handle) *workloadtype.Resolver {
+	f := h.SharedInformerFactory()
+	if f == nil {
+		return workloadtype.NewResolver(nil, nil, nil, nil)
+	}
+	return workloadtype.NewResolver(f.Apps().V1().ReplicaSets().Lister(), f.Apps().V1().StatefulSets().Lister(), nil,
+		f.Core().V1().PersistentVolumeClaims().Lister())
+}
+
+// podType resolves the pod's type: its label, else the type recorded for its workload. An invalid
+// label or record is reported on the pod (an Event) and the pod is scheduled as untyped rather
+// than blocked.
 func (pl *WorkloadTypeAffinity) podType(ctx context.Context, pod *v1.Pod, report bool) workloadtype.Type {
-	t, err := workloadtype.OfPod(pod)
+	logger := klog.FromContext(ctx)
+	res, err := pl.resolver.Resolve(pod)
 	if err != nil {
-		klog.FromContext(ctx).V(2).Info("Ignoring invalid workload type; scheduling the pod as untyped", "pod", klog.KObj(pod), "err", err)
+		logger.V(2).Info("Ignoring invalid workload type; scheduling the pod as untyped", "pod", klog.KObj(pod), "err", err)
 		if report && pl.handle.EventRecorder() != nil {
 			pl.handle.EventRecorder().Eventf(pod, nil, v1.EventTypeWarning, reasonInvalidType, "Scheduling",
 				"%v; scheduling the pod as untyped", err)
 		}
+		return workloadtype.None
 	}
-	return t
+	if res.Type != workloadtype.None && res.Source != workloadtype.SourceLabel {
+		logger.V(4).Info("Pod typed by its workload's record", "pod", klog.KObj(pod), "type", res.Type, "from", res.From)
+	}
+	return res.Type
 }
 
 // nodeType classifies a node from its label and the pods in nodeInfo. It reads only nodeInfo, so
@@ -116,14 +139,15 @@ func (pl *WorkloadTypeAffinity) nodeType(nodeInfo fwk.NodeInfo) workloadtype.Nod
 	return workloadtype.ClassifyNode(workloadtype.None, c, pl.majorityPercent)
 }
 
-// SignPod makes typed pods batchable by their type: the score of a node depends only on the pod's
-// type and on that node, so results for one pod hold for the next pod of the same type on every
+// SignPod makes typed pods batchable by their resolved type: the score of a node depends only on
+// the pod's type and on that node, so results for one pod hold for the next pod of the same type on every
 // node but the one just chosen (which opportunistic batching re-checks anyway). Untyped pods add
 // nothing to the signature.
 func (pl *WorkloadTypeAffinity) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
-	t, err := workloadtype.OfPod(pod)
-	if err != nil || t == workloadtype.None {
+	res, err := pl.resolver.Resolve(pod)
+	if err != nil || res.Type == workloadtype.None {
 		return nil, nil
 	}
+	t := res.Type
 	return []fwk.SignFragment{{Key: signFragmentKey, Value: t.String()}}, nil
 }

@@ -8,8 +8,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
@@ -63,6 +68,42 @@ func newFixture(ctx context.Context, t testing.TB, args config.WorkloadTypeAffin
 		t.Fatalf("creating plugin: %v", err)
 	}
 	return fixture{Fixture: f, pl: p.(*WorkloadTypeAffinity)}
+}
+
+// newFixtureWithObjects is newFixture with an informer factory over a fake client holding objs
+// (the owners and claims records are read from), started after New as kube-scheduler does.
+func newFixtureWithObjects(ctx context.Context, t testing.TB, args config.WorkloadTypeAffinityArgs, nodes []*v1.Node, pods []*v1.Pod, objs ...k8sruntime.Object) fixture {
+	t.Helper()
+	snapshot := cache.NewSnapshot(pods, nodes)
+	recorder := events.NewFakeRecorder(100)
+	factory := informers.NewSharedInformerFactory(fake.NewClientset(objs...), 0)
+	fh, err := runtime.NewFramework(ctx, nil, nil,
+		runtime.WithSnapshotSharedLister(snapshot),
+		runtime.WithEventRecorder(recorder),
+		runtime.WithInformerFactory(factory))
+	if err != nil {
+		t.Fatalf("creating framework: %v", err)
+	}
+	p, err := New(ctx, &args, fh)
+	if err != nil {
+		t.Fatalf("creating plugin: %v", err)
+	}
+	stop := make(chan struct{})
+	factory.Start(stop)
+	t.Cleanup(func() {
+		close(stop)
+		factory.Shutdown()
+	})
+	for typ, ok := range factory.WaitForCacheSync(stop) {
+		if !ok {
+			t.Fatalf("informer of %v did not sync", typ)
+		}
+	}
+	nodeInfos, err := snapshot.NodeInfos().List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixture{Fixture: plugintest.Fixture{Handle: fh, NodeInfos: nodeInfos, Recorder: recorder}, pl: p.(*WorkloadTypeAffinity)}
 }
 
 // score runs PreScore, then Score on every node, and returns the scores by node name.
@@ -167,7 +208,7 @@ func TestInvalidTypeIsReported(t *testing.T) {
 	}
 	select {
 	case e := <-f.Recorder.Events:
-		want := `Warning InvalidWorkloadType label likewise.dev/workload-type="OLAP": supported values: "oltp", "olap"; scheduling the pod as untyped`
+		want := `Warning InvalidWorkloadType pod db/typo: label likewise.dev/workload-type="OLAP": supported values: "oltp", "olap"; scheduling the pod as untyped`
 		if e != want {
 			t.Errorf("event = %q, want %q", e, want)
 		}
@@ -277,8 +318,8 @@ func TestSignPod(t *testing.T) {
 	}{
 		{pod: dbPod("untyped", "", ""), want: nil},
 		{pod: dbPod("invalid", "x", ""), want: nil},
-		{pod: dbPod("oltp", "oltp", ""), want: []fwk.SignFragment{{Key: "v1.Pod.Labels[likewise.dev/workload-type]", Value: "oltp"}}},
-		{pod: dbPod("olap", "olap", ""), want: []fwk.SignFragment{{Key: "v1.Pod.Labels[likewise.dev/workload-type]", Value: "olap"}}},
+		{pod: dbPod("oltp", "oltp", ""), want: []fwk.SignFragment{{Key: "WorkloadTypeAffinity/likewise.dev/workload-type", Value: "oltp"}}},
+		{pod: dbPod("olap", "olap", ""), want: []fwk.SignFragment{{Key: "WorkloadTypeAffinity/likewise.dev/workload-type", Value: "olap"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pod.Name, func(t *testing.T) {

@@ -11,9 +11,15 @@ import (
 )
 
 // PreScore classifies every candidate node once, in parallel, and records the pod's score on each.
-// It returns Skip for untyped pods, so Score is not called for them.
+// It returns Skip for untyped pods, so Score is not called for them. The pod's type is the one
+// PreFilter resolved in this cycle (Required mode), else resolved here.
 func (pl *WorkloadTypeAffinity) PreScore(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
-	t := pl.podType(ctx, pod, true)
+	var t workloadtype.Type
+	if s, err := pluginutil.ReadState[*preFilterState](state, preFilterStateKey); err == nil {
+		t = s.podType
+	} else {
+		t = pl.podType(ctx, pod, true)
+	}
 	if t == workloadtype.None {
 		return fwk.NewStatus(fwk.Skip)
 	}
