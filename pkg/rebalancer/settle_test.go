@@ -49,6 +49,18 @@ func TestSettle(t *testing.T) {
 			wantBackoff: 10 * time.Minute,
 		},
 		{
+			// Its node's oltp pods left meanwhile: it is not misplaced there, yet the move failed.
+			name: "replacement back on the node it left, now free",
+			h: func() *harness {
+				h := cluster(replacement("n1"))
+				h.pods = h.pods[2:]
+				return h
+			}(),
+			now:         t0,
+			wantEvents:  []string{"Warning MoveDidNotStick replaces db/p (evicted from n1) but landed on olap node n1; ReplicaSet/db/rs-p backs off 10m0s"},
+			wantBackoff: 10 * time.Minute,
+		},
+		{
 			name:        "replacement misplaced elsewhere",
 			h:           cluster(replacement("n3")),
 			now:         t0,

@@ -75,7 +75,7 @@ func TestLoadSchedulerConfigOwnFile(t *testing.T) {
 			wantLease:    "/",
 		},
 		{
-			name: "plugin disabled in multiPoint",
+			name: "its score disabled",
 			file: header + `profiles:
 - schedulerName: db
   plugins:
