@@ -237,17 +237,28 @@ func (p *planner) workloadOf(pod *v1.Pod) string {
 	return ref.Kind + "/" + pod.Namespace + "/" + ref.Name
 }
 
-// workloadAvailable: every pod of pod's controller is ready, none is leaving, and the controller
-// has all the pods it wants. Unknown means unavailable.
+// workloadAvailable: every pod of pod's workload is ready and none is leaving, and pod's
+// controller has all the pods it wants. A Deployment's workload spans its ReplicaSets: during a
+// rollout the new ReplicaSet's pods that are not ready yet make the old ones' unavailable too.
+// Unknown means unavailable.
 func (p *planner) workloadAvailable(pod *v1.Pod, view *View) bool {
 	ref := metav1.GetControllerOf(pod)
 	if ref == nil {
 		return false
 	}
+	key := p.workloadOf(pod)
+	deployment := strings.HasPrefix(key, "Deployment/")
 	n := 0
 	for _, other := range view.Pods {
+		if other.Namespace != pod.Namespace {
+			continue
+		}
 		oref := metav1.GetControllerOf(other)
-		if oref == nil || oref.UID != ref.UID || other.Namespace != pod.Namespace {
+		if oref == nil {
+			continue
+		}
+		own := oref.UID == ref.UID
+		if !own && !(deployment && oref.Kind == "ReplicaSet" && p.workloadOf(other) == key) {
 			continue
 		}
 		if other.Status.Phase == v1.PodSucceeded || other.Status.Phase == v1.PodFailed {
@@ -256,7 +267,9 @@ func (p *planner) workloadAvailable(pod *v1.Pod, view *View) bool {
 		if other.DeletionTimestamp != nil || !ready(other) {
 			return false
 		}
-		n++
+		if own {
+			n++
+		}
 	}
 	want, known := p.desiredReplicas(pod.Namespace, ref)
 	if !known {

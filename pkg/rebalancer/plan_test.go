@@ -157,6 +157,21 @@ func TestPlanSafety(t *testing.T) {
 			h.pods = append(h.pods, makePod("p-old", "n2", olap, inRS("olap"), notReady(), func(p *v1.Pod) { p.Status.Phase = v1.PodSucceeded }))
 			h.rs = append(h.rs, makeRS("olap", 1))
 		}, popts: []podOpt{inRS("olap")}, want: evictP},
+		{name: "a Deployment's new ReplicaSet has a pod not ready", setup: func(h *harness) {
+			oldRS, newRS := deploymentRS("web-old", 1), deploymentRS("web-new", 1)
+			h.rs = append(h.rs, oldRS, newRS)
+			h.pods = append(h.pods, makePod("web-new-1", "n2", olap, inRS("web-new"), notReady()))
+		}, popts: []podOpt{inRS("web-old")}, want: waitP(ReasonWorkloadUnavailable)},
+		{name: "a Deployment's ReplicaSets all ready", setup: func(h *harness) {
+			h.rs = append(h.rs, deploymentRS("web-old", 1), deploymentRS("web-new", 1))
+			h.pods = append(h.pods, makePod("web-new-1", "n2", olap, inRS("web-new")))
+		}, popts: []podOpt{inRS("web-old")}, want: evictP},
+		{name: "another Deployment's pod not ready", setup: func(h *harness) {
+			other := deploymentRS("db-1", 1)
+			other.OwnerReferences[0].Name, other.OwnerReferences[0].UID = "db", "uid-Deployment-db"
+			h.rs = append(h.rs, deploymentRS("web-old", 1), other)
+			h.pods = append(h.pods, makePod("db-1-1", "n2", olap, inRS("db-1"), notReady()))
+		}, popts: []podOpt{inRS("web-old")}, want: evictP},
 		{name: "in-flight move of the workload", setup: func(h *harness) {
 			h.mem.recordEviction("ReplicaSet/db/rs-p", &move{podUID: "uid-old", pod: "db/old", typ: olap, from: "n9", at: t0.Add(-time.Minute)})
 		}, want: waitP(ReasonWorkloadUnavailable)},
@@ -392,4 +407,12 @@ func TestPlanViewFollowsMoves(t *testing.T) {
 	if diff := cmp.Diff(want, brief(h.plan(ctx))); diff != "" {
 		t.Errorf("decisions (-want,+got):\n%s", diff)
 	}
+}
+
+// deploymentRS is a ReplicaSet of the Deployment web.
+func deploymentRS(name string, replicas int32) *appsv1.ReplicaSet {
+	rs := makeRS(name, replicas)
+	rs.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "web",
+		UID: ownerUID("Deployment", "web"), Controller: ptr.To(true)}}
+	return rs
 }
