@@ -15,20 +15,10 @@ import (
 	"k8s.io/utils/clock"
 )
 
-// Type is a database's workload type.
-type Type string
-
-const (
-	Unknown Type = "unknown"
-	OLTP    Type = "oltp"
-	OLAP    Type = "olap"
-	Mixed   Type = "mixed"
-)
-
 // Result is the classifier's state after a snapshot.
 type Result struct {
 	// Type is the debounced type: Unknown until enough windows agreed.
-	Type Type `json:"type"`
+	Type Measured `json:"type"`
 	// Confidence is the share of the latest voting windows (up to Config.History) that voted for
 	// Type; 0 while Unknown.
 	Confidence float64 `json:"confidence"`
@@ -41,9 +31,9 @@ type Result struct {
 	// Last is the latest closed window: its features are the reasons behind Type.
 	Last *Window `json:"last,omitempty"`
 	// Pending is the other type that recent windows voted for, and PendingWindows how many in a
-	// row; "" and 0 when none.
-	Pending        Type `json:"pending,omitempty"`
-	PendingWindows int  `json:"pendingWindows,omitempty"`
+	// row; Unknown and 0 when none.
+	Pending        Measured `json:"pending,omitzero"`
+	PendingWindows int      `json:"pendingWindows,omitempty"`
 }
 
 // Reasons renders the features behind the result for an annotation or a log line.
@@ -72,11 +62,11 @@ type Classifier struct {
 
 	seq     int
 	last    *Window
-	typ     Type
+	typ     Measured
 	since   time.Time
-	pending Type
+	pending Measured
 	streak  int
-	votes   []Type // latest voting windows, oldest first
+	votes   []Measured // latest voting windows, oldest first
 }
 
 // New returns a Classifier for cfg (defaulted, then validated).
@@ -97,7 +87,7 @@ func (c *Classifier) Config() Config { return c.cfg }
 // Result is the current result without feeding a snapshot.
 func (c *Classifier) Result() Result {
 	r := Result{Type: c.typ, Since: c.since, Last: c.last, Confidence: c.confidence()}
-	if c.pending != "" {
+	if c.pending != Unknown {
 		r.Pending, r.PendingWindows = c.pending, c.streak
 	}
 	return r
@@ -143,11 +133,11 @@ func (c *Classifier) Observe(s Snapshot) Result {
 // vote applies one window's verdict and reports whether the type changed.
 func (c *Classifier) vote(v Verdict) bool {
 	t := v.Type()
-	if t == "" {
+	if t == Unknown {
 		// No vote: the type stays. An idle or bulk window ends a streak towards another type (the
 		// windows of a streak are consecutive busy ones); a dead band or too little data does not.
 		if v == VerdictIdle || v == VerdictBulk {
-			c.pending, c.streak = "", 0
+			c.pending, c.streak = Unknown, 0
 		}
 		return false
 	}
@@ -156,7 +146,7 @@ func (c *Classifier) vote(v Verdict) bool {
 		c.votes = c.votes[len(c.votes)-c.cfg.History:]
 	}
 	if t == c.typ {
-		c.pending, c.streak = "", 0
+		c.pending, c.streak = Unknown, 0
 		return false
 	}
 	if t == c.pending {
@@ -169,7 +159,7 @@ func (c *Classifier) vote(v Verdict) bool {
 		return false
 	}
 	c.typ, c.since = t, now
-	c.pending, c.streak = "", 0
+	c.pending, c.streak = Unknown, 0
 	return true
 }
 

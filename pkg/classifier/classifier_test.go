@@ -74,7 +74,7 @@ func TestClassify(t *testing.T) {
 		snaps    []Snapshot
 		verdicts string
 		changes  []string
-		final    Type
+		final    Measured
 	}{
 		{
 			name:     "tpcb-like is oltp",
@@ -304,7 +304,7 @@ func TestLongStatementWhileRunning(t *testing.T) {
 		bulk   bool
 		writes bool
 		want   string
-		final  Type
+		final  Measured
 	}{
 		{name: "pg_stat_statements", want: repeat("olap", 13), final: OLAP},
 		{name: "pg_stat_database only", setup: withoutStatements, want: repeat("olap", 13), final: OLAP},

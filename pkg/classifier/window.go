@@ -26,8 +26,8 @@ const (
 	VerdictInsufficient Verdict = "insufficient"
 )
 
-// Type returns the workload type the verdict votes for, or "" when it is no vote.
-func (v Verdict) Type() Type {
+// Type returns what the verdict votes for, or Unknown when it is no vote.
+func (v Verdict) Type() Measured {
 	switch v {
 	case VerdictOLTP:
 		return OLTP
@@ -36,7 +36,7 @@ func (v Verdict) Type() Type {
 	case VerdictMixed:
 		return Mixed
 	}
-	return ""
+	return Unknown
 }
 
 // Features are one window's measurements: the reasons behind its verdict.

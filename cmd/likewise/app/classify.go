@@ -118,7 +118,7 @@ func (o *classifyOptions) validate() error {
 
 // classifyOutput is what -o json prints.
 type classifyOutput struct {
-	Type       classifier.Type      `json:"type"`
+	Type       classifier.Measured  `json:"type"`
 	Confidence float64              `json:"confidence"`
 	Reasons    string               `json:"reasons"`
 	Server     pgstats.ServerInfo   `json:"server"`

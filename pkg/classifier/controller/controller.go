@@ -70,7 +70,7 @@ type database struct {
 	sampler    *pgstats.Sampler
 	classifier *classifier.Classifier
 	result     classifier.Result
-	gaugeType  classifier.Type
+	gaugeType  classifier.Measured
 
 	next     time.Time // no sample before this
 	failure  Failure   // the current failure, zero while sampling works
@@ -320,7 +320,7 @@ func (c *Controller) database(ctx context.Context, key string, pod *corev1.Pod) 
 		c.close(ctx, db)
 	}
 	db = &database{uid: pod.UID, gaugeType: classifier.Unknown, result: classifier.Result{Type: classifier.Unknown}}
-	metrics.ClassifierDatabases.WithLabelValues(string(classifier.Unknown)).Inc()
+	metrics.ClassifierDatabases.WithLabelValues(classifier.Unknown.String()).Inc()
 	c.mu.Lock()
 	c.dbs[key] = db
 	c.mu.Unlock()
@@ -373,12 +373,12 @@ func (c *Controller) credentials(ctx context.Context, t Target) (Credentials, er
 	return CredentialsFrom(t, creds, ca)
 }
 
-func (c *Controller) setGauge(db *database, t classifier.Type) {
+func (c *Controller) setGauge(db *database, t classifier.Measured) {
 	if db.gaugeType == t {
 		return
 	}
-	metrics.ClassifierDatabases.WithLabelValues(string(db.gaugeType)).Dec()
-	metrics.ClassifierDatabases.WithLabelValues(string(t)).Inc()
+	metrics.ClassifierDatabases.WithLabelValues(db.gaugeType.String()).Dec()
+	metrics.ClassifierDatabases.WithLabelValues(t.String()).Inc()
 	db.gaugeType = t
 }
 
@@ -397,7 +397,7 @@ func (c *Controller) forget(ctx context.Context, key string) {
 
 func (c *Controller) close(ctx context.Context, db *database) {
 	c.closeSampler(ctx, db)
-	metrics.ClassifierDatabases.WithLabelValues(string(db.gaugeType)).Dec()
+	metrics.ClassifierDatabases.WithLabelValues(db.gaugeType.String()).Dec()
 }
 
 func (c *Controller) closeSampler(ctx context.Context, db *database) {

@@ -91,17 +91,10 @@ func (d Decision) IsZero() bool {
 //
 // Nothing changes when the pod already shows what r says.
 func Decide(pod *corev1.Pod, r classifier.Result) Decision {
-	var measured string
-	switch r.Type {
-	case classifier.OLTP:
-		measured = apis.WorkloadOLTP
-	case classifier.OLAP:
-		measured = apis.WorkloadOLAP
-	case classifier.Mixed:
-		measured = apis.WorkloadMixed
-	default:
+	if r.Type == classifier.Unknown {
 		return Decision{}
 	}
+	measured := r.Type.String()
 	label, labelled := pod.Labels[apis.LabelWorkloadType]
 	recorded := pod.Annotations[apis.AnnotationWorkloadMeasured]
 	evidence := func() map[string]string {

@@ -43,16 +43,16 @@ func classifiedAs(t string) *podBuilder {
 
 var since = time.Date(2026, 3, 1, 12, 30, 0, 0, time.FixedZone("CET", 3600))
 
-func result(t classifier.Type, confidence float64) classifier.Result {
+func result(t classifier.Measured, confidence float64) classifier.Result {
 	return classifier.Result{
 		Type: t, Confidence: confidence, Since: since,
-		Last: &classifier.Window{Seq: 4, Verdict: classifier.Verdict(t), Why: "why"},
+		Last: &classifier.Window{Seq: 4, Verdict: classifier.Verdict(t.String()), Why: "why"},
 	}
 }
 
 // evidence is what Decide records for result(t, 0.9).
 func evidence(measured string, source bool) map[string]string {
-	r := result(classifier.Type(measured), 0.9)
+	r := result(mustMeasured(measured), 0.9)
 	a := map[string]string{
 		apis.AnnotationWorkloadMeasured:     measured,
 		apis.AnnotationWorkloadConfidence:   "0.90",
@@ -92,7 +92,7 @@ func TestOwnershipOf(t *testing.T) {
 
 func TestDecide(t *testing.T) {
 	declaredNote := func(label, measured string) string {
-		r := result(classifier.Type(measured), 0.9)
+		r := result(mustMeasured(measured), 0.9)
 		return "label likewise.dev/workload-type=" + label + " was not set by the classifier: kept; measured " + measured +
 			" (confidence 0.90; " + r.Reasons() + ")"
 	}
@@ -321,4 +321,12 @@ func TestPatchData(t *testing.T) {
 			t.Error("no error for a pod without resourceVersion: the patch would be unconditional")
 		}
 	})
+}
+
+func mustMeasured(s string) classifier.Measured {
+	m, err := classifier.ParseMeasured(s)
+	if err != nil {
+		panic(err)
+	}
+	return m
 }

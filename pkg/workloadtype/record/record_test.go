@@ -74,7 +74,10 @@ func pod(owner *metav1.OwnerReference, claims ...string) *corev1.Pod {
 var (
 	stsPod  = func() *corev1.Pod { r := ref("apps/v1", "StatefulSet", "pg"); return pod(&r, "data-pg-0") }()
 	rsPod   = func() *corev1.Pod { r := ref("apps/v1", "ReplicaSet", "pg-5d8f"); return pod(&r) }()
-	cnpgPod = func() *corev1.Pod { r := ref("postgresql.cnpg.io/v1", "Cluster", "pg"); return pod(&r, "pg-1", "pg-1-wal") }()
+	cnpgPod = func() *corev1.Pod {
+		r := ref("postgresql.cnpg.io/v1", "Cluster", "pg")
+		return pod(&r, "pg-1", "pg-1-wal")
+	}()
 )
 
 // recordsOf returns each object's record annotations (type/source), by "<Kind> name".

@@ -188,7 +188,7 @@ func (m *monitor) waitWindows(ctx context.Context, n int) {
 }
 
 // waitType waits until the type is want, at most n more windows.
-func (m *monitor) waitType(ctx context.Context, want classifier.Type, n int) {
+func (m *monitor) waitType(ctx context.Context, want classifier.Measured, n int) {
 	m.t.Helper()
 	limit := m.windowCount() + n
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Duration(n)*window*4+time.Minute, true,

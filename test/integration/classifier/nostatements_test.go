@@ -23,7 +23,7 @@ func TestWithoutStatStatements(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		loads func(t *testing.T) []pgserver.Pgbench
-		want  classifier.Type
+		want  classifier.Measured
 	}{
 		{"pgbench tpcb-like", func(*testing.T) []pgserver.Pgbench { return []pgserver.Pgbench{tpcbLoad(appDB)} }, classifier.OLTP},
 		{"pgbench select-only", func(*testing.T) []pgserver.Pgbench { return []pgserver.Pgbench{selectOnlyLoad(appDB)} }, classifier.OLTP},

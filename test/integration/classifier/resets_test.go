@@ -82,7 +82,7 @@ func TestResetsAndRestartsChangeNothing(t *testing.T) {
 	}
 	// Windows with load voted oltp; none voted anything else.
 	for _, v := range m.verdicts(1) {
-		if v != classifier.VerdictOLTP && v.Type() != "" {
+		if v != classifier.VerdictOLTP && v.Type() != classifier.Unknown {
 			t.Errorf("a window voted %s: %v", v, m.verdicts(0))
 			break
 		}

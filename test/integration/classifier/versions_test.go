@@ -73,7 +73,7 @@ func TestPostgresVersions(t *testing.T) {
 			for _, tc := range []struct {
 				name string
 				load pgserver.Pgbench
-				want classifier.Type
+				want classifier.Measured
 			}{
 				{"pgbench tpcb-like", tpcbLoad(appDB), classifier.OLTP},
 				{"TPC-H Q1", pgserver.Pgbench{DB: appDB, Scripts: q1, Clients: 1, NoVacuum: true}, classifier.OLAP},

@@ -3,6 +3,7 @@ package classifier_test
 import (
 	"context"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func TestWorkloads(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		loads func(t *testing.T) []pgserver.Pgbench
-		want  classifier.Type
+		want  classifier.Measured
 	}{
 		{"pgbench tpcb-like", func(*testing.T) []pgserver.Pgbench { return []pgserver.Pgbench{tpcbLoad(appDB)} }, classifier.OLTP},
 		{"pgbench simple-update", func(*testing.T) []pgserver.Pgbench { return []pgserver.Pgbench{simpleUpdateLoad(appDB)} }, classifier.OLTP},
@@ -78,15 +79,15 @@ func TestWorkloads(t *testing.T) {
 	}
 }
 
-func checkSteady(t *testing.T, m *monitor, want classifier.Type) {
+func checkSteady(t *testing.T, m *monitor, want classifier.Measured) {
 	t.Helper()
 	verdicts := m.verdicts(1)
 	t.Logf("RESULT %s: type %s, windows after the first: %s", t.Name(), m.current().Type, tally(verdicts))
 	changes := m.typeChanges()
-	if len(changes) != 1 || changes[0][len(changes[0])-len(want):] != string(want) {
+	if len(changes) != 1 || !strings.HasSuffix(changes[0], ":"+want.String()) {
 		t.Errorf("type changes %v, want exactly one, to %s", changes, want)
 	}
-	if got := count(verdicts, classifier.Verdict(want)); got < len(verdicts)-1 {
+	if got := count(verdicts, classifier.Verdict(want.String())); got < len(verdicts)-1 {
 		t.Errorf("%d of %d windows voted %s, want all but one at most: %v", got, len(verdicts), want, verdicts)
 	}
 }
