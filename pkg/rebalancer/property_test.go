@@ -23,9 +23,13 @@ var (
 
 // randomCluster builds 2-6 nodes of 2-12 CPU, a third of them node pools, and fills them with
 // typed and untyped pods of 0.5-3 CPU from a few ReplicaSets, each pod on a random node where it
-// fits: a cluster in any state, with no regard for types.
+// fits: a cluster in any state, with no regard for types. The per-cycle, per-node and
+// per-namespace limits are random too.
 func randomCluster(t testing.TB, rng *rand.Rand) *harness {
 	h := newHarness(t.(*testing.T))
+	h.cfg.MaxEvictionsPerCycle = 1 + rng.IntN(5)
+	h.cfg.MaxEvictionsPerNode = 1 + rng.IntN(3)
+	h.cfg.MaxEvictionsPerNamespace = 1 + rng.IntN(5)
 	free := map[string]int64{} // milli-CPU left per node
 	for i := range 2 + rng.IntN(5) {
 		var opts []nodeOpt
