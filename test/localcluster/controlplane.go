@@ -41,7 +41,7 @@ type component struct {
 	// fixedPorts, when set, are used instead of free ones (a restart keeps its address).
 	fixedPorts []int
 	args       func(ports []int) []string
-	env    []string
+	env        []string
 	// prepare runs before each attempt, once the ports are known.
 	prepare func(ports []int) error
 	// ready returns nil once the component serves.

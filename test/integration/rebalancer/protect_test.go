@@ -114,7 +114,9 @@ func TestProtectedPods(t *testing.T) {
 		if _, err := cluster.Client().CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = cluster.Client().CoreV1().PersistentVolumes().Delete(context.Background(), pv.Name, metav1.DeleteOptions{}) })
+		t.Cleanup(func() {
+			_ = cluster.Client().CoreV1().PersistentVolumes().Delete(context.Background(), pv.Name, metav1.DeleteOptions{})
+		})
 	}
 	protectedWorkloads := []scenario.DatabaseWorkload{
 		{Name: "pinned", Kind: "StatefulSet", Replicas: 2, CPU: "1", Memory: "2Gi",
