@@ -85,7 +85,7 @@ demo: cluster-binaries build postgres ## Start (or reuse) the local cluster, lik
 ##@ Test
 
 .PHONY: test
-test: verify test-unit test-integration ## Run every check and test (what CI runs).
+test: verify test-unit test-race test-integration ## Run every check and test (what CI runs).
 
 .PHONY: verify
 verify: ## gofmt, go vet, and generated code up to date.
@@ -94,6 +94,13 @@ verify: ## gofmt, go vet, and generated code up to date.
 .PHONY: test-unit
 test-unit: ## Unit tests (pure logic; no servers).
 	$(GO) test $(TEST_FLAGS) ./cmd/... ./pkg/...
+
+# Packages whose code runs in parallel (informer handlers, workers, the scheduler's parallelizer).
+RACE_PACKAGES := ./pkg/rebalancer/... ./pkg/classifier/controller/... ./pkg/plugins/...
+
+.PHONY: test-race
+test-race: ## Unit tests of the packages whose code runs in parallel, under the race detector.
+	$(GO) test $(TEST_FLAGS) -race $(RACE_PACKAGES)
 
 # -count=1: these tests exercise servers and binaries outside Go's view; a cached pass proves nothing.
 .PHONY: test-integration
