@@ -163,30 +163,48 @@ func GrantClassifierCredentials(ctx context.Context, c *localcluster.Cluster, na
 }
 
 // Classifier is bin/likewise classifier running with a local cluster.
-type Classifier struct {
-	// Port serves /metrics, /healthz and /readyz on 127.0.0.1.
-	Port int
-}
+type Classifier = Running
 
 // StartClassifier runs bin/likewise classifier as the manifests' ServiceAccount (so with exactly
 // the rights they grant; InstallClassifierRBAC first), with args after the kubeconfig and the
 // metrics address. It returns once /readyz answers.
 func StartClassifier(ctx context.Context, c *localcluster.Cluster, args ...string) (*Classifier, error) {
+	return startLikewise(ctx, c, ClassifierName, "classifier", args)
+}
+
+// ClassifierLog returns the classifier's log so far.
+func ClassifierLog(c *localcluster.Cluster) (string, error) { return componentLog(c, ClassifierName) }
+
+// Running is one of bin/likewise's controllers running with a local cluster.
+type Running struct {
+	// Port serves /metrics, /healthz and /readyz on 127.0.0.1.
+	Port int
+}
+
+// Metrics returns the controller's /metrics.
+func (r *Running) Metrics(ctx context.Context) (string, error) {
+	return httpGet(ctx, fmt.Sprintf("http://127.0.0.1:%d/metrics", r.Port))
+}
+
+// startLikewise runs `bin/likewise <subcommand>` as the ServiceAccount name in
+// ClassifierNamespace (likewise-system), with args after the kubeconfig and the metrics address,
+// as the component name; it returns once /readyz answers.
+func startLikewise(ctx context.Context, c *localcluster.Cluster, name, subcommand string, args []string) (*Running, error) {
 	bin, err := localcluster.Binary("likewise")
 	if err != nil {
 		return nil, err
 	}
-	kubeconfig, err := c.KubeconfigForServiceAccount(ctx, ClassifierNamespace, ClassifierName)
+	kubeconfig, err := c.KubeconfigForServiceAccount(ctx, ClassifierNamespace, name)
 	if err != nil {
 		return nil, err
 	}
-	cl := &Classifier{}
+	r := &Running{}
 	err = c.StartComponent(ctx, localcluster.Component{
-		Name:   ClassifierName,
+		Name:   name,
 		Binary: bin,
 		Args: func(port int) []string {
-			cl.Port = port
-			return append([]string{"classifier", "--kubeconfig=" + kubeconfig,
+			r.Port = port
+			return append([]string{subcommand, "--kubeconfig=" + kubeconfig,
 				"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(port)}, args...)
 		},
 		Ready: func(ctx context.Context, port int) error {
@@ -203,17 +221,11 @@ func StartClassifier(ctx context.Context, c *localcluster.Cluster, args ...strin
 	if err != nil {
 		return nil, err
 	}
-	return cl, nil
+	return r, nil
 }
 
-// Metrics returns the classifier's /metrics.
-func (cl *Classifier) Metrics(ctx context.Context) (string, error) {
-	return httpGet(ctx, fmt.Sprintf("http://127.0.0.1:%d/metrics", cl.Port))
-}
-
-// ClassifierLog returns the classifier's log so far.
-func ClassifierLog(c *localcluster.Cluster) (string, error) {
-	data, err := os.ReadFile(filepath.Join(c.LogsDir(), ClassifierName+".log"))
+func componentLog(c *localcluster.Cluster, name string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(c.LogsDir(), name+".log"))
 	return string(data), err
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -75,64 +74,22 @@ func StartSchedulerAsServiceAccount(ctx context.Context, c *localcluster.Cluster
 }
 
 // Rebalancer is bin/likewise rebalancer running with a local cluster.
-type Rebalancer struct {
-	// Port serves /metrics, /healthz and /readyz on 127.0.0.1.
-	Port int
-}
+type Rebalancer = Running
 
 // StartRebalancer runs bin/likewise rebalancer as the manifests' ServiceAccount (InstallBase
 // RebalancerBase first), with the shipped scheduler config and args after it. It returns once
 // /readyz answers.
 func StartRebalancer(ctx context.Context, c *localcluster.Cluster, args ...string) (*Rebalancer, error) {
-	bin, err := localcluster.Binary("likewise")
-	if err != nil {
-		return nil, err
-	}
 	root, err := localcluster.RepoRoot()
 	if err != nil {
 		return nil, err
 	}
-	kubeconfig, err := c.KubeconfigForServiceAccount(ctx, ClassifierNamespace, RebalancerName)
-	if err != nil {
-		return nil, err
-	}
-	r := &Rebalancer{}
-	err = c.StartComponent(ctx, localcluster.Component{
-		Name:   RebalancerName,
-		Binary: bin,
-		Args: func(port int) []string {
-			r.Port = port
-			return append([]string{"rebalancer", "--kubeconfig=" + kubeconfig,
-				"--scheduler-config=" + filepath.Join(root, SchedulerConfigFile),
-				"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(port)}, args...)
-		},
-		Ready: func(ctx context.Context, port int) error {
-			body, err := httpGet(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
-			if err != nil {
-				return err
-			}
-			if body != "ok" {
-				return fmt.Errorf("readyz: %s", body)
-			}
-			return nil
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
-// Metrics returns the rebalancer's /metrics.
-func (r *Rebalancer) Metrics(ctx context.Context) (string, error) {
-	return httpGet(ctx, fmt.Sprintf("http://127.0.0.1:%d/metrics", r.Port))
+	return startLikewise(ctx, c, RebalancerName, "rebalancer",
+		append([]string{"--scheduler-config=" + filepath.Join(root, SchedulerConfigFile)}, args...))
 }
 
 // RebalancerLog returns the rebalancer's log so far.
-func RebalancerLog(c *localcluster.Cluster) (string, error) {
-	data, err := os.ReadFile(filepath.Join(c.LogsDir(), RebalancerName+".log"))
-	return string(data), err
-}
+func RebalancerLog(c *localcluster.Cluster) (string, error) { return componentLog(c, RebalancerName) }
 
 // DatabaseWorkload describes a database workload: a StatefulSet or a Deployment of replicas pods, each
 // requesting CPU and Memory, placed by schedulerName on the case's nodes.
