@@ -319,12 +319,23 @@ func (o *classifierOptions) run(ctx context.Context) error {
 		factory := informers.NewSharedInformerFactoryWithOptions(client, 0,
 			informers.WithNamespace(o.config.Namespace),
 			informers.WithTweakListOptions(func(opts *metav1.ListOptions) { opts.LabelSelector = o.config.Selector.String() }))
-		c, err := controller.New(o.config, client, factory.Core().V1().Pods(), recorder, clock.RealClock{})
+		// What outlives the pods, where their types are recorded: all of them, not only selected.
+		workloadFactory := informers.NewSharedInformerFactoryWithOptions(client, 0,
+			informers.WithNamespace(o.config.Namespace), informers.WithTransform(controller.TrimToRecord))
+		workloads := controller.Workloads{
+			ReplicaSets:  workloadFactory.Apps().V1().ReplicaSets(),
+			StatefulSets: workloadFactory.Apps().V1().StatefulSets(),
+			Deployments:  workloadFactory.Apps().V1().Deployments(),
+			Claims:       workloadFactory.Core().V1().PersistentVolumeClaims(),
+		}
+		c, err := controller.New(o.config, client, factory.Core().V1().Pods(), workloads, recorder, clock.RealClock{})
 		if err != nil {
 			return err
 		}
 		factory.Start(ctx.Done())
 		defer factory.Shutdown()
+		workloadFactory.Start(ctx.Done())
+		defer workloadFactory.Shutdown()
 		done := make(chan error, 1)
 		go func() { done <- c.Run(ctx) }()
 		// Ready once the cache has synced and the workers run.

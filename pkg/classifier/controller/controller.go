@@ -34,6 +34,7 @@ import (
 	"github.com/likewise-dev/likewise/pkg/classifier"
 	"github.com/likewise-dev/likewise/pkg/classifier/pgstats"
 	"github.com/likewise-dev/likewise/pkg/metrics"
+	"github.com/likewise-dev/likewise/pkg/workloadtype"
 )
 
 // Name is the controller's name: its Events' reporting controller and its work queue's name.
@@ -50,7 +51,8 @@ type Controller struct {
 	cfg      Config
 	client   kubernetes.Interface
 	pods     corelisters.PodLister
-	synced   cache.InformerSynced
+	resolver *workloadtype.Resolver
+	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
 	recorder events.EventRecorder
 	clock    clock.WithTicker
@@ -78,8 +80,9 @@ type database struct {
 }
 
 // New returns a controller for the pods of podInformer, which must list only the pods that
-// cfg.Selector selects (in cfg.Namespace). Events go to recorder.
-func New(cfg Config, client kubernetes.Interface, podInformer coreinformers.PodInformer, recorder events.EventRecorder, clk clock.WithTicker) (*Controller, error) {
+// cfg.Selector selects (in cfg.Namespace). Types are recorded on, and new pods labelled from,
+// the objects of workloads (in cfg.Namespace). Events go to recorder.
+func New(cfg Config, client kubernetes.Interface, podInformer coreinformers.PodInformer, workloads Workloads, recorder events.EventRecorder, clk clock.WithTicker) (*Controller, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -90,7 +93,8 @@ func New(cfg Config, client kubernetes.Interface, podInformer coreinformers.PodI
 		cfg:      cfg,
 		client:   client,
 		pods:     podInformer.Lister(),
-		synced:   podInformer.Informer().HasSynced,
+		resolver: workloads.resolver(),
+		synced:   []cache.InformerSynced{podInformer.Informer().HasSynced},
 		recorder: recorder,
 		clock:    clk,
 		dbs:      map[string]*database{},
@@ -106,6 +110,16 @@ func New(cfg Config, client kubernetes.Interface, podInformer coreinformers.PodI
 	})
 	if err != nil {
 		return nil, fmt.Errorf("adding the pod event handler: %w", err)
+	}
+	for _, inf := range workloads.informers() {
+		c.synced = append(c.synced, inf.HasSynced)
+		_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { c.enqueueNamespaceOf(nil, obj) },
+			UpdateFunc: c.enqueueNamespaceOf,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("adding a workload event handler: %w", err)
+		}
 	}
 	return c, nil
 }
@@ -130,8 +144,8 @@ func (c *Controller) Run(ctx context.Context) error {
 
 	logger.Info("Starting classifier controller", "selector", c.cfg.Selector.String(), "namespace", c.cfg.Namespace,
 		"interval", c.cfg.Interval, "workers", c.cfg.Workers)
-	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.synced) {
-		return errors.New("the pod cache did not sync")
+	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.synced...) {
+		return errors.New("the pod and workload caches did not sync")
 	}
 	var wg sync.WaitGroup
 	for range c.cfg.Workers {
@@ -181,6 +195,11 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return nil
 	}
 	if err != nil {
+		return err
+	}
+	// A new pod of a workload whose type is recorded is labelled at once, without sampling, so
+	// that the scheduler counts it on its node.
+	if labelled, err := c.labelFromRecord(ctx, pod); labelled || err != nil {
 		return err
 	}
 	if !sampleable(pod) {
@@ -243,7 +262,11 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		logger.V(4).Info("Window closed", "verdict", w.Verdict, "type", db.result.Type, "pending", db.result.Pending,
 			"pendingWindows", db.result.PendingWindows, "features", w.Features.String())
 	}
-	return c.act(ctx, pod, db.result)
+	if err := c.act(ctx, pod, db.result); err != nil {
+		return err
+	}
+	c.keepRecord(ctx, pod, db.result)
+	return nil
 }
 
 // act makes the decision for pod and result. A pod that changed under the patch (a person

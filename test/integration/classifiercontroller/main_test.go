@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -178,19 +179,26 @@ func (c *dbCase) startDatabase(ctx context.Context, pod *corev1.Pod, opts scenar
 	return d
 }
 
-// waitPod polls pod until cond holds; on timeout it fails with the pod's labels, annotations
+// waitPod polls pod until it exists and cond holds; on timeout it fails with the pod's labels, annotations
 // and Events.
 func (c *dbCase) waitPod(ctx context.Context, name string, timeout time.Duration, what string, cond func(*corev1.Pod) bool) *corev1.Pod {
 	c.t.Helper()
 	var pod *corev1.Pod
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		var err error
-		pod, err = cluster.Client().CoreV1().Pods(c.ns).Get(ctx, name, metav1.GetOptions{})
+		p, err := cluster.Client().CoreV1().Pods(c.ns).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil // not created yet, or being recreated by its owner
+		}
 		if err != nil {
 			return false, err
 		}
+		pod = p
 		return cond(pod), nil
 	})
+	if err != nil && pod == nil {
+		c.t.Fatalf("pod %s/%s: %s: %v (never found)", c.ns, name, what, err)
+	}
 	if err != nil {
 		events, _ := scenario.PodEvents(ctx, cluster, pod)
 		c.t.Fatalf("pod %s/%s: %s: %v\nlabels %v\nannotations %v\nevents %v", c.ns, name, what, err, pod.Labels, pod.Annotations, events)
