@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"sigs.k8s.io/yaml"
 )
@@ -171,9 +172,9 @@ func httpsReady(ctx context.Context, port int) error {
 	return nil
 }
 
-// RestartAPIServer stops kube-apiserver and starts it again on the same address, as an upgrade
-// or a crash-restart does: clients keep their kubeconfigs and reconnect. It returns once the new
-// one is ready.
+// RestartAPIServer kills kube-apiserver (SIGKILL, as a crash does: a graceful stop drains for
+// longer than a scheduler's lease renewal allows) and starts it again on the same address, so
+// clients keep their kubeconfigs and reconnect. It returns once the new one is ready.
 func (c *Cluster) RestartAPIServer(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -184,8 +185,11 @@ func (c *Cluster) RestartAPIServer(ctx context.Context) error {
 		if p.Name != binKubeAPIServer {
 			continue
 		}
-		if err := p.stop(stopGrace); err != nil {
-			return fmt.Errorf("stopping %s: %w", binKubeAPIServer, err)
+		if err := syscall.Kill(-p.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("killing %s (pid %d): %w", binKubeAPIServer, p.PID, err)
+		}
+		if !p.waitGone(stopGrace) {
+			return fmt.Errorf("%s (pid %d) survived SIGKILL for %v", binKubeAPIServer, p.PID, stopGrace)
 		}
 		c.procs = append(c.procs[:i], c.procs[i+1:]...)
 		break

@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -214,22 +215,45 @@ func (c *dbCase) state(ctx context.Context) state {
 	return state{perNode: counts, mixing: mixing}
 }
 
-// startRebalancer runs the rebalancer with rebalancerArgs and extra, and stops it when the test ends.
+// startRebalancer runs the rebalancer with rebalancerArgs and extra, and stops it when the test
+// ends. Its log is one file across a package's rebalancers: logSince reads this one's part.
 func startRebalancer(ctx context.Context, t *testing.T, extra ...string) *scenario.Rebalancer {
 	t.Helper()
+	offset := len(rebalancerLog(t))
 	r, err := scenario.StartRebalancer(ctx, cluster, append(slices.Clone(rebalancerArgs), extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	logOffsets[r] = offset
 	t.Cleanup(func() {
 		if t.Failed() {
-			if log, err := scenario.RebalancerLog(cluster); err == nil {
-				t.Logf("rebalancer log (last 6000 bytes):\n%s", tailString(log, 6000))
-			}
+			t.Logf("rebalancer log (last 6000 bytes):\n%s", tailString(logSince(t, r), 6000))
 		}
 		_ = cluster.StopComponent(scenario.RebalancerName)
 	})
 	return r
+}
+
+// logOffsets is where each rebalancer's part of the log file starts.
+var logOffsets = map[*scenario.Rebalancer]int{}
+
+func rebalancerLog(t *testing.T) string {
+	t.Helper()
+	log, err := scenario.RebalancerLog(cluster)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return log
+}
+
+// logSince returns what rebalancer r has logged.
+func logSince(t *testing.T, r *scenario.Rebalancer) string {
+	t.Helper()
+	log := rebalancerLog(t)
+	if off := logOffsets[r]; off <= len(log) {
+		return log[off:]
+	}
+	return log
 }
 
 // events returns the rebalancer's Events on pod, by reason.

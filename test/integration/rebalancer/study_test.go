@@ -125,11 +125,7 @@ func TestStudy(t *testing.T) {
 		t.Errorf("likewise_rebalancer_evictions_total{result=\"evicted\"} = %v, want 6", got)
 	}
 	// It ran as its ServiceAccount: nothing it needed was refused.
-	log, err := scenario.RebalancerLog(cluster)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(log, "\n") {
+	for _, line := range strings.Split(logSince(t, r), "\n") {
 		if strings.Contains(line, "forbidden") {
 			t.Errorf("the rebalancer was refused a request: %s", line)
 		}
