@@ -168,15 +168,26 @@ func demoDatabases(ctx context.Context, c *localcluster.Cluster) error {
 // podName is the name of the pod of d's StatefulSet.
 func podName(d scenario.StudyDatabase) string { return d.Pod.Name + "-0" }
 
-// writeRecords prints the type the classifier recorded on each StatefulSet.
+// writeRecords waits until the classifier has recorded each database's type on its StatefulSet
+// (it does so right after labelling the pod) and prints the records.
 func writeRecords(ctx context.Context, c *localcluster.Cluster, ns string, dbs []scenario.StudyDatabase) error {
 	var parts []string
-	for _, d := range dbs {
-		sts, err := c.Client().AppsV1().StatefulSets(ns).Get(ctx, d.Pod.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, placeTimeout, true, func(ctx context.Context) (bool, error) {
+		parts = nil
+		done := true
+		for _, d := range dbs {
+			sts, err := c.Client().AppsV1().StatefulSets(ns).Get(ctx, d.Pod.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			record := sts.Annotations[apis.AnnotationWorkloadTypeRecord]
+			done = done && record != ""
+			parts = append(parts, fmt.Sprintf("%s=%s", d.Pod.Name, valueOr(record, "(none)")))
 		}
-		parts = append(parts, fmt.Sprintf("%s=%s", d.Pod.Name, valueOr(sts.Annotations[apis.AnnotationWorkloadTypeRecord], "(none)")))
+		return done, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for the classifier's records (%s): %w", strings.Join(parts, " "), err)
 	}
 	fmt.Printf("\nRecorded on the StatefulSets (annotation %s): %s\n", apis.AnnotationWorkloadTypeRecord, strings.Join(parts, " "))
 	return nil
@@ -186,7 +197,7 @@ func writeRecords(ctx context.Context, c *localcluster.Cluster, ns string, dbs [
 // happen, with the mixing after it, until the mixing is zero and every pod runs, typed.
 func followMoves(ctx context.Context, c *localcluster.Cluster, k *scenario.Case) error {
 	seen := map[string]bool{}
-	moves := 0
+	moves, landed := 0, 0
 	var mixing int
 	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, rebalanceTimeout, true, func(ctx context.Context) (bool, error) {
 		list, err := c.Client().EventsV1().Events(k.Namespace).List(ctx, metav1.ListOptions{})
@@ -204,11 +215,8 @@ func followMoves(ctx context.Context, c *localcluster.Cluster, k *scenario.Case)
 				moves++
 				fmt.Printf("  move %d: evicted %s: %s\n", moves, e.Regarding.Name, e.Note)
 			case rebalancer.ReasonMoved:
-				m, _, err := k.Mixing(ctx, c)
-				if err != nil {
-					return false, nil
-				}
-				fmt.Printf("          %s recreated and ready: %s; mixing now %d\n", e.Regarding.Name, e.Note, m)
+				landed++
+				fmt.Printf("          %s recreated and ready: %s\n", e.Regarding.Name, e.Note)
 			case rebalancer.ReasonWaitingForCapacity, rebalancer.ReasonSchedulerUnavailable, rebalancer.ReasonEvictionBlocked:
 				fmt.Printf("  %s %s: %s\n", e.Regarding.Name, e.Reason, e.Note)
 			default:
@@ -225,7 +233,7 @@ func followMoves(ctx context.Context, c *localcluster.Cluster, k *scenario.Case)
 		for _, n := range counts {
 			typed += n.OLTP + n.OLAP
 		}
-		return m == 0 && typed == 12, nil
+		return m == 0 && typed == 12 && landed == moves, nil
 	})
 	if err != nil {
 		log, _ := scenario.RebalancerLog(c)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -200,6 +201,10 @@ func WaitRunning(ctx context.Context, client kubernetes.Interface, ns string, na
 				continue
 			}
 			p, err := client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				pending = append(pending, name) // its controller has yet to create it
+				continue
+			}
 			if err != nil {
 				return false, err
 			}
