@@ -200,3 +200,27 @@ func (c *Cluster) RestartAPIServer(ctx context.Context) error {
 	defer cancel()
 	return c.launch(ctx, comp)
 }
+
+// KillComponent kills the component of that name with SIGKILL, as a crash or an OOM kill does:
+// no shutdown code of its runs. Nothing to do if none runs.
+func (c *Cluster) KillComponent(name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if isControlPlane(name) {
+		return fmt.Errorf("%s is part of the control plane, not a component", name)
+	}
+	for i, p := range c.procs {
+		if p.Name != name {
+			continue
+		}
+		if err := syscall.Kill(-p.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("killing %s (pid %d): %w", name, p.PID, err)
+		}
+		if !p.waitGone(stopGrace) {
+			return fmt.Errorf("%s (pid %d) survived SIGKILL for %v", name, p.PID, stopGrace)
+		}
+		c.procs = append(c.procs[:i], c.procs[i+1:]...)
+		return c.saveState()
+	}
+	return nil
+}

@@ -13,8 +13,9 @@ import (
 	"github.com/likewise-dev/likewise/test/scenario"
 )
 
-// TestRestarts: the study, with kube-apiserver restarted after the first eviction and the
-// rebalancer stopped and started again after the second. No pod is lost, no pod is evicted
+// TestRestarts: the study, with kube-apiserver killed and restarted after the first eviction,
+// and the rebalancer killed (SIGKILL: no shutdown code runs) and started again right after the
+// second. No pod is lost, no pod is evicted
 // twice, and the run completes: one node all OLTP, the other all OLAP.
 func TestRestarts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
@@ -29,11 +30,11 @@ func TestRestarts(t *testing.T) {
 	}
 	t.Log("kube-apiserver restarted")
 	waitEvictions(ctx, t, r, 2)
-	if err := cluster.StopComponent(scenario.RebalancerName); err != nil {
+	if err := cluster.KillComponent(scenario.RebalancerName); err != nil {
 		t.Fatal(err)
 	}
 	r = startRebalancer(ctx, t)
-	t.Log("rebalancer restarted")
+	t.Log("rebalancer killed and restarted")
 
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
 		pods, err := c.listPods(ctx)
