@@ -211,12 +211,19 @@ func (o *rebalancerOptions) run(ctx context.Context) error {
 	return runElected(ctx, client, o.leader, &ready, healthz, work)
 }
 
-// recordType records a pod's type on its owner (or claims) before the rebalancer evicts it.
+// recordType records a pod's type on its owner (or claims) before the rebalancer evicts it. A
+// type the classifier measured is recorded as the classifier's, so that the classifier stays
+// the record's one owner (it clears its own record when it finds the database mixed); any other
+// type (a person's label on the pod) is recorded as the rebalancer's.
 func recordType(client kubernetes.Interface) rebalancer.RecordFunc {
 	return func(ctx context.Context, pod *corev1.Pod, t workloadtype.Type) error {
-		written, err := record.Record(ctx, client, pod, t, apis.WorkloadTypeSourceRebalancer)
+		source := apis.WorkloadTypeSourceRebalancer
+		if pod.Annotations[apis.AnnotationWorkloadTypeSource] == apis.WorkloadTypeSourceClassifier {
+			source = apis.WorkloadTypeSourceClassifier
+		}
+		written, err := record.Record(ctx, client, pod, t, source)
 		if len(written) > 0 {
-			klog.FromContext(ctx).V(2).Info("Recorded the type for the replacement", "pod", klog.KObj(pod), "type", t, "on", written)
+			klog.FromContext(ctx).V(2).Info("Recorded the type for the replacement", "pod", klog.KObj(pod), "type", t, "source", source, "on", written)
 		}
 		return err
 	}
