@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -18,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -27,10 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
-	"k8s.io/component-base/metrics/legacyregistry"
 	_ "k8s.io/component-base/metrics/prometheus/clientgo" // client-go's workqueue, REST client and leader election metrics
-	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
 	"github.com/likewise-dev/likewise/pkg/classifier"
@@ -70,12 +62,7 @@ type classifierOptions struct {
 	queryTimeout    time.Duration
 	maxBackoff      time.Duration
 
-	leaderElect    bool
-	leaseName      string
-	leaseNamespace string
-	leaseDuration  time.Duration
-	renewDeadline  time.Duration
-	retryPeriod    time.Duration
+	leader leaderFlags
 
 	metricsBindAddress string
 
@@ -96,12 +83,7 @@ func newClassifierOptions() *classifierOptions {
 		workers:            controller.DefaultWorkers,
 		queryTimeout:       controller.DefaultQueryTimeout,
 		maxBackoff:         controller.DefaultMaxBackoff,
-		leaderElect:        true,
-		leaseName:          defaultLeaseName,
-		leaseNamespace:     defaultLeaseNamespace,
-		leaseDuration:      defaultLeaseDuration,
-		renewDeadline:      defaultRenewDeadline,
-		retryPeriod:        defaultRetryPeriod,
+		leader:             newLeaderFlags(defaultLeaseName),
 		metricsBindAddress: defaultMetricsBindAddress,
 	}
 }
@@ -157,12 +139,7 @@ It serves /metrics, /healthz and /readyz on --metrics-bind-address.`,
 	f.IntVar(&o.workers, "workers", o.workers, "databases sampled at once")
 	f.DurationVar(&o.queryTimeout, "query-timeout", o.queryTimeout, "bound on connecting and on every query (also the session's statement_timeout)")
 	f.DurationVar(&o.maxBackoff, "max-backoff", o.maxBackoff, "longest wait before sampling a failing database again (waits double from --interval)")
-	f.BoolVar(&o.leaderElect, "leader-elect", o.leaderElect, "take a Lease before working, so that only one replica samples and labels")
-	f.StringVar(&o.leaseName, "leader-elect-resource-name", o.leaseName, "name of the leader election Lease")
-	f.StringVar(&o.leaseNamespace, "leader-elect-resource-namespace", o.leaseNamespace, "namespace of the leader election Lease")
-	f.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", o.leaseDuration, "how long a standby waits before taking over a lease that was not renewed")
-	f.DurationVar(&o.renewDeadline, "leader-elect-renew-deadline", o.renewDeadline, "how long the leader tries to renew before giving up (and exiting)")
-	f.DurationVar(&o.retryPeriod, "leader-elect-retry-period", o.retryPeriod, "time between attempts to take or renew the lease")
+	o.leader.add(f, "samples and labels")
 	f.StringVar(&o.metricsBindAddress, "metrics-bind-address", o.metricsBindAddress, "host:port serving /metrics, /healthz and /readyz over HTTP")
 	return cmd
 }
@@ -236,31 +213,8 @@ func (o *classifierOptions) validate(cmd *cobra.Command) error {
 	if o.maxBackoff < o.interval {
 		bad("--max-backoff %v: must be at least --interval (%v)", o.maxBackoff, o.interval)
 	}
-	if o.leaderElect {
-		if errs := validateName(o.leaseName); len(errs) > 0 {
-			bad("--leader-elect-resource-name %q: %s", o.leaseName, strings.Join(errs, "; "))
-		}
-		if errs := validateName(o.leaseNamespace); len(errs) > 0 {
-			bad("--leader-elect-resource-namespace %q: %s", o.leaseNamespace, strings.Join(errs, "; "))
-		}
-		if o.retryPeriod <= 0 {
-			bad("--leader-elect-retry-period %v: must be positive", o.retryPeriod)
-		}
-		if float64(o.renewDeadline) <= leaderelection.JitterFactor*float64(o.retryPeriod) {
-			bad("--leader-elect-renew-deadline %v: must be more than %v times --leader-elect-retry-period (%v)",
-				o.renewDeadline, leaderelection.JitterFactor, o.retryPeriod)
-		}
-		if o.leaseDuration <= o.renewDeadline {
-			bad("--leader-elect-lease-duration %v: must be more than --leader-elect-renew-deadline (%v)", o.leaseDuration, o.renewDeadline)
-		}
-	}
-	if host, port, err := net.SplitHostPort(o.metricsBindAddress); err != nil {
-		bad("--metrics-bind-address %q: %v", o.metricsBindAddress, err)
-	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		bad("--metrics-bind-address %q: port must be a number from 0 to 65535", o.metricsBindAddress)
-	} else if host != "" && net.ParseIP(host) == nil {
-		bad("--metrics-bind-address %q: host must be an IP address or empty", o.metricsBindAddress)
-	}
+	o.leader.validate(bad)
+	validateBindAddress("metrics-bind-address", o.metricsBindAddress, bad)
 	if len(errs) == 0 {
 		// Everything above maps onto the Config; this catches what only the whole can tell.
 		if err := cfg.Validate(); err != nil {
@@ -280,7 +234,6 @@ func validateName(name string) []string {
 }
 
 func (o *classifierOptions) run(ctx context.Context) error {
-	logger := klog.FromContext(ctx)
 	restConfig, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
 	if err != nil {
 		return fmt.Errorf("--kubeconfig: %w", err)
@@ -295,10 +248,10 @@ func (o *classifierOptions) run(ctx context.Context) error {
 
 	var ready atomic.Bool
 	var healthz *leaderelection.HealthzAdaptor
-	if o.leaderElect {
+	if o.leader.leaderElect {
 		healthz = leaderelection.NewLeaderHealthzAdaptor(20 * time.Second)
 	}
-	server, err := o.serve(ctx, &ready, healthz)
+	server, err := serveProbes(ctx, o.metricsBindAddress, &ready, "pod cache not synced yet", healthz)
 	if err != nil {
 		return err
 	}
@@ -352,103 +305,5 @@ func (o *classifierOptions) run(ctx context.Context) error {
 		return <-done
 	}
 
-	if !o.leaderElect {
-		return runController(ctx)
-	}
-
-	hostname, err := os.Hostname()
-	if err != nil {
-		return err
-	}
-	identity := hostname + "_" + string(uuid.NewUUID())
-	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, o.leaseNamespace, o.leaseName,
-		client.CoreV1(), client.CoordinationV1(), resourcelock.ResourceLockConfig{Identity: identity, EventRecorder: nil})
-	if err != nil {
-		return err
-	}
-	// A standby is ready: it serves probes and waits for the lease.
-	ready.Store(true)
-	leCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		mu     sync.Mutex
-		runErr error
-	)
-	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-		Lock:            lock,
-		LeaseDuration:   o.leaseDuration,
-		RenewDeadline:   o.renewDeadline,
-		RetryPeriod:     o.retryPeriod,
-		ReleaseOnCancel: true,
-		WatchDog:        healthz,
-		Name:            o.leaseName,
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) {
-				logger.Info("Leading", "lease", klog.KRef(o.leaseNamespace, o.leaseName), "identity", identity)
-				ready.Store(false)
-				if err := runController(ctx); err != nil && ctx.Err() == nil {
-					mu.Lock()
-					runErr = err
-					mu.Unlock()
-					cancel() // give the lease up rather than hold it doing nothing
-				}
-			},
-			OnStoppedLeading: func() { ready.Store(false) },
-			OnNewLeader: func(id string) {
-				if id != identity {
-					logger.Info("Another replica leads", "leader", id)
-				}
-			},
-		},
-	})
-	if err != nil {
-		return err
-	}
-	healthz.SetLeaderElection(elector)
-	elector.Run(leCtx)
-	mu.Lock()
-	defer mu.Unlock()
-	if runErr != nil {
-		return runErr
-	}
-	if ctx.Err() == nil {
-		// The lease was lost without being asked to stop: exit, so that a fresh process competes
-		// again and two replicas never label at once.
-		return errors.New("leader election lost")
-	}
-	return nil
-}
-
-// serve starts the HTTP server of /metrics, /healthz and /readyz.
-func (o *classifierOptions) serve(ctx context.Context, ready *atomic.Bool, healthz *leaderelection.HealthzAdaptor) (*http.Server, error) {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", legacyregistry.Handler())
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		if healthz != nil {
-			if err := healthz.Check(r); err != nil {
-				http.Error(w, "leader election: "+err.Error(), http.StatusInternalServerError)
-				return
-			}
-		}
-		_, _ = w.Write([]byte("ok"))
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready.Load() {
-			http.Error(w, "pod cache not synced yet", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ok"))
-	})
-	l, err := net.Listen("tcp", o.metricsBindAddress)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics-bind-address: %w", err)
-	}
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := server.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			klog.FromContext(ctx).Error(err, "Serving metrics and probes")
-		}
-	}()
-	klog.FromContext(ctx).Info("Serving /metrics, /healthz and /readyz", "address", l.Addr().String())
-	return server, nil
+	return runElected(ctx, client, o.leader, &ready, healthz, runController)
 }
