@@ -353,6 +353,11 @@ func (r *Rebalancer) settle(ctx context.Context, view *View, now time.Time) {
 		}
 		if evictedGone && whole && replacement != nil && r.planner.workloadAvailable(replacement, view) {
 			s := view.States[replacement.Spec.NodeName]
+			if workloadtype.Resident(replacement) == workloadtype.None {
+				// Typed by its record, not labelled yet (the classifier labels it from the record
+				// moments later): judge it as what it is.
+				s.Counts = s.Counts.With(mv.typ)
+			}
 			stuck := replacement.Spec.NodeName != mv.from && !workloadtype.Misplaced(mv.typ, s.Label, s.Counts)
 			backoff := mem.finished(key, now, stuck, r.cfg.WorkloadCooldown, r.cfg.MaxBackoff)
 			if stuck {

@@ -10,6 +10,8 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2/ktesting"
 	"k8s.io/utils/ptr"
+
+	"github.com/likewise-dev/likewise/pkg/apis"
 )
 
 func TestSettle(t *testing.T) {
@@ -40,6 +42,19 @@ func TestSettle(t *testing.T) {
 			h:          cluster(replacement("n2")),
 			now:        t0,
 			wantEvents: []string{"Normal Moved replaces db/p (olap), moved from n1 to olap node n2"},
+		},
+		{
+			// Not labelled yet (the classifier labels it from its record moments later): it
+			// counts as its type, so n4 (one oltp, one olap besides it) is of its type.
+			name: "replacement typed by its record, not labelled yet",
+			h: func() *harness {
+				h := cluster(replacement("n4", func(p *v1.Pod) { delete(p.Labels, apis.LabelWorkloadType) }),
+					makePod("c1", "n4", oltp), makePod("c2", "n4", olap))
+				h.nodes = append(h.nodes, makeNode("n4", 8))
+				return h
+			}(),
+			now:        t0,
+			wantEvents: []string{"Normal Moved replaces db/p (olap), moved from n1 to olap node n4"},
 		},
 		{
 			name:        "replacement back on the node it left",

@@ -114,9 +114,10 @@ func TestStudy(t *testing.T) {
 	// The rebalancer saw each move stick: the replacement ready on a node of its type.
 	var text string
 	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		var err error
-		text, err = r.Metrics(ctx)
-		return err == nil && metricValue(text, `likewise_rebalancer_moves_total{result="stuck"}`) == 6, nil
+		if got, err := r.Metrics(ctx); err == nil {
+			text = got // keep the last answer: a call cut short by the deadline says nothing
+		}
+		return metricValue(text, `likewise_rebalancer_moves_total{result="stuck"}`) == 6, nil
 	})
 	if err != nil {
 		t.Errorf("likewise_rebalancer_moves_total{result=\"stuck\"} = %v, want 6", metricValue(text, `likewise_rebalancer_moves_total{result="stuck"}`))
