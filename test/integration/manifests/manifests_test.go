@@ -1,7 +1,8 @@
 // Package manifests applies what users deploy (every kustomization and manifest under
 // manifests/) to a real kube-apiserver with server-side dry-run, checks pod templates against
 // their namespace's Pod Security level, and runs likewise-scheduler and likewise classifier with
-// exactly the rights their manifests grant their ServiceAccounts.
+// exactly the rights their manifests grant their ServiceAccounts, within what the components'
+// ValidatingAdmissionPolicies let those ServiceAccounts change.
 package manifests
 
 import (
