@@ -8,6 +8,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
@@ -24,6 +25,7 @@ import (
 	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
 
 	"github.com/likewise-dev/likewise/pkg/apis/config"
+	"github.com/likewise-dev/likewise/pkg/apis/config/validation"
 	"github.com/likewise-dev/likewise/pkg/plugins"
 	"github.com/likewise-dev/likewise/pkg/plugins/workloadtypeaffinity"
 )
@@ -70,8 +72,21 @@ func LoadSchedulerConfig(logger klog.Logger, path, profile string) (*SchedulerCo
 		}
 		out.MajorityPercent = 51
 		for _, pc := range p.PluginConfig {
-			if args, ok := pc.Args.(*config.WorkloadTypeAffinityArgs); ok && pc.Name == workloadtypeaffinity.Name {
-				out.MajorityPercent = args.MajorityPercent
+			// kube-scheduler's validation knows only the in-tree args; ours are checked here as
+			// the plugins' New checks them, so that bad args stop the rebalancer at start, with
+			// their path, and not once it leads.
+			argsPath := field.NewPath("profiles").Key(p.SchedulerName).Child("pluginConfig").Key(pc.Name).Child("args")
+			var err error
+			switch args := pc.Args.(type) {
+			case *config.WorkloadTypeAffinityArgs:
+				if err = validation.ValidateWorkloadTypeAffinityArgs(argsPath, args); err == nil && pc.Name == workloadtypeaffinity.Name {
+					out.MajorityPercent = args.MajorityPercent
+				}
+			case *config.NotebookSpreadArgs:
+				err = validation.ValidateNotebookSpreadArgs(argsPath, args)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("scheduler config %s: %w", path, err)
 			}
 		}
 		return out, nil

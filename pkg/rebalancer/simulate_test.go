@@ -90,6 +90,24 @@ func TestLoadSchedulerConfigOwnFile(t *testing.T) {
 			wantErr: `scheduler config ` + path + `: profile "db" does not enable WorkloadTypeAffinity: the rebalancer moves pods only where that plugin would place them`,
 		},
 		{
+			// kube-scheduler's validation does not know our args; the plugin refuses them only
+			// once the rebalancer leads and builds its simulator.
+			name: "bad args",
+			file: header + `profiles:
+- schedulerName: db
+  plugins:
+    multiPoint:
+      enabled:
+      - name: WorkloadTypeAffinity
+  pluginConfig:
+  - name: WorkloadTypeAffinity
+    args:
+      majorityPercent: 40
+`,
+			profile: "db",
+			wantErr: `scheduler config ` + path + `: profiles[db].pluginConfig[WorkloadTypeAffinity].args.majorityPercent: Invalid value: 40: must be between 51 and 100: a node needs a strict majority of one type to have that type`,
+		},
+		{
 			name:    "unknown field",
 			file:    header + "profiles:\n- schedulerName: db\n  percentageOfNodesToScor: 100\n",
 			profile: "db",
