@@ -85,7 +85,7 @@ demo: cluster-binaries build postgres ## Start (or reuse) the local cluster, lik
 ##@ Test
 
 .PHONY: test
-test: verify test-unit test-race test-integration ## Run every check and test (what CI runs).
+test: verify test-unit test-fuzz test-race test-integration ## Run every check and test (what CI runs).
 
 .PHONY: verify
 verify: ## gofmt, go vet, and generated code up to date.
@@ -94,6 +94,30 @@ verify: ## gofmt, go vet, and generated code up to date.
 .PHONY: test-unit
 test-unit: ## Unit tests (pure logic; no servers).
 	$(GO) test $(TEST_FLAGS) ./cmd/... ./pkg/...
+
+# Fuzz targets, as Target:package; `go test -fuzz` takes one target per run. 7s each is about
+# 2 minutes in all on 2 cores. Their seeds (every shipped config, and each crasher found) also
+# run as plain tests in test-unit.
+FUZZ_TIME ?= 7s
+FUZZ_TARGETS := \
+	FuzzDecodeKubeSchedulerConfiguration:./pkg/apis/config/scheme \
+	FuzzDecodeArgsField:./pkg/apis/config/scheme \
+	FuzzValidateWorkloadTypeAffinityArgs:./pkg/apis/config/validation \
+	FuzzValidateNotebookSpreadArgs:./pkg/apis/config/validation \
+	FuzzLoadSchedulerConfig:./pkg/rebalancer \
+	FuzzRebalancerFlags:./cmd/likewise/app \
+	FuzzClassifierFlags:./cmd/likewise/app \
+	FuzzResolveTarget:./pkg/classifier/controller \
+	FuzzCredentialsFrom:./pkg/classifier/controller \
+	FuzzParse:./pkg/workloadtype \
+	FuzzResolve:./pkg/workloadtype
+
+.PHONY: test-fuzz
+test-fuzz: ## Run each fuzz target for FUZZ_TIME (no panic; every rejection names its field or flag).
+	@for t in $(FUZZ_TARGETS); do \
+		echo "$(GO) test -run '^$$' -fuzz '^$${t%%:*}$$' -fuzztime $(FUZZ_TIME) $${t#*:}"; \
+		$(GO) test -run '^$$' -fuzz "^$${t%%:*}\$$" -fuzztime $(FUZZ_TIME) "$${t#*:}" || exit 1; \
+	done
 
 # Packages whose code runs in parallel (informer handlers, workers, the scheduler's parallelizer).
 RACE_PACKAGES := ./pkg/rebalancer/... ./pkg/classifier/controller/... ./pkg/plugins/...

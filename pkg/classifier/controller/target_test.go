@@ -146,7 +146,7 @@ func TestResolveTarget(t *testing.T) {
 }
 
 // testCA returns a self-signed CA certificate in PEM.
-func testCA(t *testing.T) []byte {
+func testCA(t testing.TB) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
