@@ -26,6 +26,10 @@ type Config struct {
 	MaxEvictionsPerNamespace int
 	// MaxEvictionsPerMinute bounds the eviction rate over any minute (--max-evictions-per-minute).
 	MaxEvictionsPerMinute int
+	// MaxSimulationsPerCycle bounds the scheduler simulations of one cycle
+	// (--max-simulations-per-cycle): each runs every filter on every node. Candidates past it
+	// wait for the next cycle, which starts where this one stopped.
+	MaxSimulationsPerCycle int
 	// WorkloadCooldown is the least time between two moves of one workload's pods
 	// (--workload-cooldown).
 	WorkloadCooldown time.Duration
@@ -59,6 +63,7 @@ func DefaultConfig() Config {
 		MaxEvictionsPerNode:      1,
 		MaxEvictionsPerNamespace: 2,
 		MaxEvictionsPerMinute:    10,
+		MaxSimulationsPerCycle:   20,
 		WorkloadCooldown:         10 * time.Minute,
 		MaxMovesPerWorkload:      3,
 		MoveWindow:               time.Hour,
@@ -101,6 +106,7 @@ func (c *Config) Validate() error {
 	atLeastOne("max-evictions-per-node", c.MaxEvictionsPerNode)
 	atLeastOne("max-evictions-per-namespace", c.MaxEvictionsPerNamespace)
 	atLeastOne("max-evictions-per-minute", c.MaxEvictionsPerMinute)
+	atLeastOne("max-simulations-per-cycle", c.MaxSimulationsPerCycle)
 	atLeastOne("max-moves-per-workload", c.MaxMovesPerWorkload)
 	if c.MaxBackoff > 0 && c.MaxBackoff < c.WorkloadCooldown {
 		bad("max-backoff", "must be at least --workload-cooldown (%v), got %v", c.WorkloadCooldown, c.MaxBackoff)

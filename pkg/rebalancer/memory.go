@@ -36,6 +36,7 @@ type memory struct {
 	workloads map[string]*workloadMemory
 	evicted   map[types.UID]time.Time // pod UIDs evicted, to refuse a second eviction of one pod
 	recent    []time.Time             // all eviction times within the last minute
+	cursor    int                     // where the next cycle's simulations start among the candidates
 }
 
 func newMemory() *memory {

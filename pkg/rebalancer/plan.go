@@ -81,11 +81,30 @@ func (p *planner) plan(ctx context.Context, view *View, now time.Time, scheduler
 	moving := sets.New[string]()
 	perNode, perNamespace, evictions := map[string]int{}, map[string]int{}, 0
 	rate := p.mem.evictionsInLastMinute(now)
-	var out []Decision
+	var candidates []*v1.Pod
 	for _, pod := range view.Misplaced() {
-		if pod.Spec.SchedulerName != p.cfg.Profile {
-			continue // its replacement is placed by another scheduler: not ours to move
+		if pod.Spec.SchedulerName == p.cfg.Profile { // else its replacement is placed by another scheduler: not ours to move
+			candidates = append(candidates, pod)
 		}
+	}
+	// A simulation runs every filter on every node: the budget bounds a cycle's cost, and each
+	// cycle starts where the last one's simulations stopped, so no pod waits behind the budget
+	// for ever.
+	start, simulated, next := 0, 0, 0
+	if len(candidates) > 0 {
+		start = p.mem.cursor % len(candidates)
+	}
+	candidates = append(candidates[start:], candidates[:start]...)
+	defer func() {
+		// Move on only past a spent budget; otherwise every candidate had its turn.
+		if simulated >= p.cfg.MaxSimulationsPerCycle {
+			p.mem.cursor = start + next
+		} else {
+			p.mem.cursor = 0
+		}
+	}()
+	var out []Decision
+	for i, pod := range candidates {
 		d := Decision{Pod: pod, Type: workloadtype.Resident(pod)}
 		key := p.workloadOf(pod)
 		d.Workload = key
@@ -111,7 +130,11 @@ func (p *planner) plan(ctx context.Context, view *View, now time.Time, scheduler
 			decide(Wait, ReasonLimitReached, "eviction limits reached for this cycle (per cycle %d, per node %d, per namespace %d, per minute %d)",
 				p.cfg.MaxEvictionsPerCycle, p.cfg.MaxEvictionsPerNode, p.cfg.MaxEvictionsPerNamespace, p.cfg.MaxEvictionsPerMinute)
 		}
+		if d.Action == "" && simulated >= p.cfg.MaxSimulationsPerCycle {
+			decide(Wait, ReasonLimitReached, "simulation budget of this cycle spent (--max-simulations-per-cycle %d); next cycle", p.cfg.MaxSimulationsPerCycle)
+		}
 		if d.Action == "" {
+			simulated, next = simulated+1, i+1
 			p.simulate(ctx, &d, decide, view, schedulerAlive, leaseMsg, locked)
 		}
 		if d.Action == Evict {
@@ -134,6 +157,10 @@ func (p *planner) plan(ctx context.Context, view *View, now time.Time, scheduler
 			"reason", d.Reason, "message", d.Message, "targets", d.Targets)
 		out = append(out, d)
 	}
+	// Report in the view's order (namespace/name), evictions first.
+	slices.SortStableFunc(out, func(a, b Decision) int {
+		return strings.Compare(a.Pod.Namespace+"/"+a.Pod.Name, b.Pod.Namespace+"/"+b.Pod.Name)
+	})
 	slices.SortStableFunc(out, func(a, b Decision) int {
 		if (a.Action == Evict) != (b.Action == Evict) {
 			if a.Action == Evict {
@@ -249,16 +276,13 @@ func (p *planner) workloadAvailable(pod *v1.Pod, view *View) bool {
 	key := p.workloadOf(pod)
 	deployment := strings.HasPrefix(key, "Deployment/")
 	n := 0
-	for _, other := range view.Pods {
-		if other.Namespace != pod.Namespace {
-			continue
-		}
+	for _, other := range p.podsOf(view, key) {
 		oref := metav1.GetControllerOf(other)
 		if oref == nil {
 			continue
 		}
 		own := oref.UID == ref.UID
-		if !own && !(deployment && oref.Kind == "ReplicaSet" && p.workloadOf(other) == key) {
+		if !own && !(deployment && oref.Kind == "ReplicaSet") {
 			continue
 		}
 		if other.Status.Phase == v1.PodSucceeded || other.Status.Phase == v1.PodFailed {
@@ -276,6 +300,19 @@ func (p *planner) workloadAvailable(pod *v1.Pod, view *View) bool {
 		return ref.Kind != "ReplicaSet" && ref.Kind != "StatefulSet" // an operator's: its pods say it all
 	}
 	return n >= want
+}
+
+// podsOf returns the view's pods of workload key (planner.workloadOf), indexing the view's pods
+// by workload on first use.
+func (p *planner) podsOf(view *View, key string) []*v1.Pod {
+	if view.workloads == nil {
+		view.workloads = make(map[string][]*v1.Pod)
+		for _, pod := range view.Pods {
+			k := p.workloadOf(pod)
+			view.workloads[k] = append(view.workloads[k], pod)
+		}
+	}
+	return view.workloads[key]
 }
 
 func (p *planner) desiredReplicas(ns string, ref *metav1.OwnerReference) (int, bool) {

@@ -331,10 +331,7 @@ func (r *Rebalancer) settle(ctx context.Context, view *View, now time.Time) {
 		var replacement, candidate *v1.Pod
 		evictedGone := true
 		whole := true
-		for _, p := range view.Pods {
-			if r.planner.workloadOf(p) != key {
-				continue
-			}
+		for _, p := range r.planner.podsOf(view, key) {
 			if p.UID == mv.podUID && p.Status.Phase != v1.PodSucceeded && p.Status.Phase != v1.PodFailed {
 				evictedGone = false
 				continue

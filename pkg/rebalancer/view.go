@@ -41,6 +41,9 @@ type View struct {
 	// nodes and bound are what Snapshot was built from, to rebuild it as moves are decided.
 	nodes []*v1.Node
 	bound []*v1.Pod
+	// workloads are Pods by the workload that recreates them (planner.workloadOf), built on
+	// first use: a cycle asks for a workload's pods once per candidate.
+	workloads map[string][]*v1.Pod
 }
 
 // NewView builds the view. Finished pods take no room and are left out of the snapshot; a pod

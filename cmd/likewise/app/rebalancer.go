@@ -103,6 +103,7 @@ It serves /metrics, /healthz and /readyz on --metrics-bind-address. docs/rebalan
 	f.IntVar(&c.MaxEvictionsPerNode, "max-evictions-per-node", c.MaxEvictionsPerNode, "evictions from one node per cycle at most")
 	f.IntVar(&c.MaxEvictionsPerNamespace, "max-evictions-per-namespace", c.MaxEvictionsPerNamespace, "evictions in one namespace per cycle at most")
 	f.IntVar(&c.MaxEvictionsPerMinute, "max-evictions-per-minute", c.MaxEvictionsPerMinute, "evictions in any minute at most")
+	f.IntVar(&c.MaxSimulationsPerCycle, "max-simulations-per-cycle", c.MaxSimulationsPerCycle, "scheduler simulations per cycle at most (each runs every filter on every node); the next cycle goes on where one stopped")
 	f.DurationVar(&c.WorkloadCooldown, "workload-cooldown", c.WorkloadCooldown, "least time between two moves of one workload's pods; also the first back-off")
 	f.IntVar(&c.MaxMovesPerWorkload, "max-moves-per-workload", c.MaxMovesPerWorkload, "moves of one workload's pods within --move-window at most")
 	f.DurationVar(&c.MoveWindow, "move-window", c.MoveWindow, "the window of --max-moves-per-workload")
