@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -16,19 +15,11 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/tools/leaderelection"
 	_ "k8s.io/component-base/metrics/prometheus/clientgo" // client-go's workqueue, REST client and leader election metrics
 	"k8s.io/utils/clock"
 
 	"github.com/likewise-dev/likewise/pkg/classifier"
 	"github.com/likewise-dev/likewise/pkg/classifier/controller"
-	"github.com/likewise-dev/likewise/pkg/metrics"
-	"github.com/likewise-dev/likewise/pkg/version"
 )
 
 // Defaults of the classifier command's own flags (the controller's are in package controller).
@@ -234,41 +225,8 @@ func validateName(name string) []string {
 }
 
 func (o *classifierOptions) run(ctx context.Context) error {
-	restConfig, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
-	if err != nil {
-		return fmt.Errorf("--kubeconfig: %w", err)
-	}
-	restConfig = rest.CopyConfig(restConfig)
-	restConfig.UserAgent = "likewise-classifier/" + version.Version()
-	client, err := kubernetes.NewForConfig(restConfig)
-	if err != nil {
-		return err
-	}
-	metrics.Register()
-
-	var ready atomic.Bool
-	var healthz *leaderelection.HealthzAdaptor
-	if o.leader.leaderElect {
-		healthz = leaderelection.NewLeaderHealthzAdaptor(20 * time.Second)
-	}
-	server, err := serveProbes(ctx, o.metricsBindAddress, &ready, "pod cache not synced yet", healthz)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = server.Shutdown(shutdownCtx)
-	}()
-
-	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
-	if err := broadcaster.StartRecordingToSinkWithContext(ctx); err != nil {
-		return fmt.Errorf("starting the event recorder: %w", err)
-	}
-	defer broadcaster.Shutdown()
-	recorder := broadcaster.NewRecorder(scheme.Scheme, controller.Name)
-
-	runController := func(ctx context.Context) error {
+	return runComponent(ctx, o.kubeconfig, controller.Name, o.leader, o.metricsBindAddress, "pod cache not synced yet", func(ctx context.Context, run componentRun) error {
+		client := run.client
 		factory := informers.NewSharedInformerFactoryWithOptions(client, 0,
 			informers.WithNamespace(o.config.Namespace),
 			informers.WithTweakListOptions(func(opts *metav1.ListOptions) { opts.LabelSelector = o.config.Selector.String() }))
@@ -281,7 +239,7 @@ func (o *classifierOptions) run(ctx context.Context) error {
 			Deployments:  workloadFactory.Apps().V1().Deployments(),
 			Claims:       workloadFactory.Core().V1().PersistentVolumeClaims(),
 		}
-		c, err := controller.New(o.config, client, factory.Core().V1().Pods(), workloads, recorder, clock.RealClock{})
+		c, err := controller.New(o.config, client, factory.Core().V1().Pods(), workloads, run.recorder, clock.RealClock{})
 		if err != nil {
 			return err
 		}
@@ -300,10 +258,8 @@ func (o *classifierOptions) run(ctx context.Context) error {
 				case <-time.After(100 * time.Millisecond):
 				}
 			}
-			ready.Store(true)
+			run.ready.Store(true)
 		}()
 		return <-done
-	}
-
-	return runElected(ctx, client, o.leader, &ready, healthz, runController)
+	})
 }

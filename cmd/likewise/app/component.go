@@ -16,10 +16,17 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
+
+	"github.com/likewise-dev/likewise/pkg/metrics"
+	"github.com/likewise-dev/likewise/pkg/version"
 )
 
 // leaderFlags are the leader-election flags of a likewise controller, as Kubernetes components
@@ -84,6 +91,55 @@ func validateBindAddress(flag, addr string, bad func(string, ...any)) {
 	} else if host != "" && net.ParseIP(host) == nil {
 		bad("--%s %q: host must be an IP address or empty", flag, addr)
 	}
+}
+
+// componentRun is what a controller's run needs from its command: its client, an Event recorder
+// reporting as the controller, and the readiness it reports on /readyz.
+type componentRun struct {
+	client   kubernetes.Interface
+	recorder events.EventRecorder
+	ready    *atomic.Bool
+}
+
+// runComponent is the body of a likewise controller's command: a client for --kubeconfig
+// (in-cluster when empty), likewise's metrics, /metrics /healthz /readyz on metricsAddress, an
+// Event recorder reporting as name, and work run under leader election as l says.
+func runComponent(ctx context.Context, kubeconfig, name string, l leaderFlags, metricsAddress, notReady string,
+	work func(context.Context, componentRun) error) error {
+	restConfig, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return fmt.Errorf("--kubeconfig: %w", err)
+	}
+	restConfig = rest.CopyConfig(restConfig)
+	restConfig.UserAgent = name + "/" + version.Version()
+	client, err := kubernetes.NewForConfig(restConfig)
+	if err != nil {
+		return err
+	}
+	metrics.Register()
+
+	var ready atomic.Bool
+	var healthz *leaderelection.HealthzAdaptor
+	if l.leaderElect {
+		healthz = leaderelection.NewLeaderHealthzAdaptor(20 * time.Second)
+	}
+	server, err := serveProbes(ctx, metricsAddress, &ready, notReady, healthz)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = server.Shutdown(shutdownCtx)
+	}()
+
+	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
+	if err := broadcaster.StartRecordingToSinkWithContext(ctx); err != nil {
+		return fmt.Errorf("starting the event recorder: %w", err)
+	}
+	defer broadcaster.Shutdown()
+	run := componentRun{client: client, recorder: broadcaster.NewRecorder(scheme.Scheme, name), ready: &ready}
+	return runElected(ctx, client, l, &ready, healthz, func(ctx context.Context) error { return work(ctx, run) })
 }
 
 // runElected runs work while holding the lease (or at once without leader election). ready is

@@ -7,9 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -17,19 +15,12 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/klog/v2"
 	"k8s.io/kubernetes/pkg/scheduler"
 	"k8s.io/utils/clock"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
-	"github.com/likewise-dev/likewise/pkg/metrics"
 	"github.com/likewise-dev/likewise/pkg/rebalancer"
-	"github.com/likewise-dev/likewise/pkg/version"
 	"github.com/likewise-dev/likewise/pkg/workloadtype"
 	"github.com/likewise-dev/likewise/pkg/workloadtype/record"
 )
@@ -152,41 +143,8 @@ func (o *rebalancerOptions) validate(logger klog.Logger, _ *cobra.Command) error
 }
 
 func (o *rebalancerOptions) run(ctx context.Context) error {
-	restConfig, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
-	if err != nil {
-		return fmt.Errorf("--kubeconfig: %w", err)
-	}
-	restConfig = rest.CopyConfig(restConfig)
-	restConfig.UserAgent = rebalancer.Name + "/" + version.Version()
-	client, err := kubernetes.NewForConfig(restConfig)
-	if err != nil {
-		return err
-	}
-	metrics.Register()
-
-	var ready atomic.Bool
-	var healthz *leaderelection.HealthzAdaptor
-	if o.leader.leaderElect {
-		healthz = leaderelection.NewLeaderHealthzAdaptor(20 * time.Second)
-	}
-	server, err := serveProbes(ctx, o.metricsAddress, &ready, "informer caches not synced yet", healthz)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = server.Shutdown(shutdownCtx)
-	}()
-
-	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
-	if err := broadcaster.StartRecordingToSinkWithContext(ctx); err != nil {
-		return fmt.Errorf("starting the event recorder: %w", err)
-	}
-	defer broadcaster.Shutdown()
-	recorder := broadcaster.NewRecorder(scheme.Scheme, rebalancer.Name)
-
-	work := func(ctx context.Context) error {
+	return runComponent(ctx, o.kubeconfig, rebalancer.Name, o.leader, o.metricsAddress, "informer caches not synced yet", func(ctx context.Context, run componentRun) error {
+		client := run.client
 		// The scheduler's own informer factory: it drops finished pods and trims managed fields.
 		factory := scheduler.NewInformerFactory(client, 0)
 		sim, err := rebalancer.NewSimulator(ctx, o.sched.Profile, client, factory)
@@ -198,7 +156,7 @@ func (o *rebalancerOptions) run(ctx context.Context) error {
 			informers.WithTweakListOptions(func(opts *metav1.ListOptions) {
 				opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", o.cfg.SchedulerLeaseName).String()
 			}))
-		r, err := rebalancer.New(o.cfg, o.sched, client, factory, leases, sim, recordType(client), recorder, clock.RealClock{})
+		r, err := rebalancer.New(o.cfg, o.sched, client, factory, leases, sim, recordType(client), run.recorder, clock.RealClock{})
 		if err != nil {
 			return err
 		}
@@ -206,10 +164,9 @@ func (o *rebalancerOptions) run(ctx context.Context) error {
 		leases.Start(ctx.Done())
 		defer factory.Shutdown()
 		defer leases.Shutdown()
-		ready.Store(true)
+		run.ready.Store(true)
 		return r.Run(ctx)
-	}
-	return runElected(ctx, client, o.leader, &ready, healthz, work)
+	})
 }
 
 // recordType records a pod's type on its owner (or claims) before the rebalancer evicts it. A
