@@ -134,11 +134,6 @@ const (
 	// WorkloadTypeSourceRebalancer is the AnnotationWorkloadTypeSource of a record the rebalancer
 	// wrote on a pod's owner before evicting the pod.
 	WorkloadTypeSourceRebalancer = "rebalancer"
-	// AnnotationEvictedFrom is set on a workload's owner by the rebalancer before it evicts one
-	// of its pods: "<pod UID>/<node>@<RFC 3339 time>". It lets a restarted rebalancer (or its
-	// successor after a leader change) see that a move is in flight and honour the one-
-	// unavailable-per-workload and cooldown rules.
-	AnnotationEvictedFrom = Prefix + "evicted-from"
 )
 
 // Operators' role labels on PostgreSQL pods: the rebalancer never evicts a primary.
