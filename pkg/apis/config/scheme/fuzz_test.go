@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -141,6 +142,9 @@ func FuzzDecodeArgsField(f *testing.F) {
 	f.Fuzz(func(t *testing.T, notebook bool, name, value string) {
 		if !json.Valid([]byte(value)) {
 			return // not a value: the document would not parse, whatever the field
+		}
+		if !utf8.ValidString(name) {
+			return // JSON cannot carry this name: encoding it would replace its bad bytes
 		}
 		plugin := "WorkloadTypeAffinity"
 		if notebook {
