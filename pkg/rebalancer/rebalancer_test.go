@@ -55,7 +55,12 @@ func freshLease(renewed time.Time) *coordinationv1.Lease {
 // basicObjects is basic()'s cluster as API objects, with its namespace, ReplicaSets and a fresh
 // scheduler lease.
 func basicObjects(popts ...podOpt) []runtime.Object {
-	h := basic(nil, popts...)
+	return basic(nil, popts...).objects()
+}
+
+// objects is the harness's cluster as API objects, with its namespace, ReplicaSets and a fresh
+// scheduler lease.
+func (h *harness) objects() []runtime.Object {
 	objs := []runtime.Object{makeNamespace(testNamespace, nil), freshLease(t0)}
 	for _, n := range h.nodes {
 		objs = append(objs, n)
@@ -350,17 +355,7 @@ func TestCycleEvictionRefused(t *testing.T) {
 			h.pods[7] = makePod("q", "n3", olap, inRS("olap"), nodeSelector2("n3", "n4"))
 			h.pods[8] = makePod("d1", "n4", olap)
 			h.pods[9] = makePod("d2", "n4", olap)
-			objs := []runtime.Object{makeNamespace(testNamespace, nil), freshLease(t0)}
-			for _, n := range h.nodes {
-				objs = append(objs, n)
-			}
-			for _, p := range h.pods {
-				objs = append(objs, p)
-			}
-			for _, rs := range h.replicaSets() {
-				objs = append(objs, rs)
-			}
-			g := newRig(t, testConfig(), nil, objs...)
+			g := newRig(t, testConfig(), nil, h.objects()...)
 			g.client.PrependReactor("create", "pods/eviction", func(clienttesting.Action) (bool, runtime.Object, error) {
 				return true, nil, tt.err
 			})
