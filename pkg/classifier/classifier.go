@@ -81,6 +81,27 @@ func New(cfg Config, clk clock.PassiveClock) (*Classifier, error) {
 	return &Classifier{cfg: cfg, clock: clk, typ: Unknown, running: map[int32]*running{}}, nil
 }
 
+// Resume makes a classifier that holds no type yet hold t, adopted at since: the type a
+// previous process (before a restart, or the leader before a failover) adopted and wrote on the
+// pod, so that MinDwell counts from that adoption and not from this classifier's start. A zero
+// since (unreadable or never written), or one after the clock's now, is doubt: t is held as if
+// adopted now, which keeps it at least MinDwell from now. Windows already voted are kept.
+// It reports whether it took t: not when t is Unknown or the classifier's own windows adopted a
+// type already.
+func (c *Classifier) Resume(t Measured, since time.Time) bool {
+	if t == Unknown || c.typ != Unknown {
+		return false
+	}
+	if now := c.clock.Now(); since.IsZero() || since.After(now) {
+		since = now
+	}
+	c.typ, c.since = t, since
+	if c.pending == t {
+		c.pending, c.streak = Unknown, 0
+	}
+	return true
+}
+
 // Config is the classifier's defaulted configuration.
 func (c *Classifier) Config() Config { return c.cfg }
 

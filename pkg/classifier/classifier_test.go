@@ -26,10 +26,19 @@ type replayed struct {
 // replay feeds snaps to a new classifier whose fake clock follows the snapshots' times.
 func replay(t testing.TB, cfg Config, snaps []Snapshot) replayed {
 	t.Helper()
+	return replayAfter(t, cfg, snaps, nil)
+}
+
+// replayAfter is replay with before run on the new classifier first.
+func replayAfter(t testing.TB, cfg Config, snaps []Snapshot, before func(*Classifier)) replayed {
+	t.Helper()
 	clk := clocktesting.NewFakePassiveClock(snaps[0].Time)
 	c, err := New(cfg, clk)
 	if err != nil {
 		t.Fatalf("New: %v", err)
+	}
+	if before != nil {
+		before(c)
 	}
 	var out replayed
 	var verdicts []string
@@ -421,4 +430,99 @@ func TestActivityNotVisible(t *testing.T) {
 	if diff := cmp.Diff(repeat("idle", 2), got.verdicts); diff != "" {
 		t.Errorf("verdicts (-want,+got):\n%s", diff)
 	}
+}
+
+// TestResume: a type resumed from what a previous process wrote holds for MinDwell (1 min) from
+// when it was adopted there, however soon and however clearly this classifier's windows vote
+// for another type; a doubtful adoption time counts from now.
+func TestResume(t *testing.T) {
+	// 14 windows of OLTP: without a type held, oltp is adopted at window 3 (t0+30s).
+	snaps := newSeq(2*time.Second).advance(70, tpcb).snaps
+	for _, tc := range []struct {
+		name      string
+		typ       Measured
+		since     time.Time
+		resumed   bool
+		wantSince time.Time // Result.Since before any window
+		changes   []string
+	}{
+		{name: "nothing resumed: oltp at window 3", changes: []string{"3:oltp"}},
+		{name: "unknown resumes nothing", typ: Unknown, since: t0.Add(-time.Hour), changes: []string{"3:oltp"}},
+		{
+			name: "olap adopted 10s before: kept until 50s, 3 windows after the switch could be made",
+			typ:  OLAP, since: t0.Add(-10 * time.Second), resumed: true, wantSince: t0.Add(-10 * time.Second),
+			changes: []string{"5:oltp"},
+		},
+		{
+			name: "olap adopted long before: the dwell is over, the switch comes as soon as windows agree",
+			typ:  OLAP, since: t0.Add(-time.Hour), resumed: true, wantSince: t0.Add(-time.Hour),
+			changes: []string{"3:oltp"},
+		},
+		{
+			name: "mixed is a type like the others",
+			typ:  Mixed, since: t0.Add(-30 * time.Second), resumed: true, wantSince: t0.Add(-30 * time.Second),
+			changes: []string{"3:oltp"},
+		},
+		{
+			name: "an adoption time in the future is doubt: adopted now",
+			typ:  OLAP, since: t0.Add(time.Hour), resumed: true, wantSince: t0,
+			changes: []string{"6:oltp"},
+		},
+		{
+			name: "no adoption time is doubt: adopted now",
+			typ:  OLAP, resumed: true, wantSince: t0,
+			changes: []string{"6:oltp"},
+		},
+		{
+			name: "the measured type resumed: kept, no change",
+			typ:  OLTP, since: t0.Add(-10 * time.Second), resumed: true, wantSince: t0.Add(-10 * time.Second),
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var first Result
+			got := replayAfter(t, testConfig, snaps, func(c *Classifier) {
+				if resumed := c.Resume(tc.typ, tc.since); resumed != tc.resumed {
+					t.Errorf("Resume = %v, want %v", resumed, tc.resumed)
+				}
+				first = c.Result()
+			})
+			wantFirst := Result{Type: Unknown}
+			if tc.resumed {
+				wantFirst = Result{Type: tc.typ, Since: tc.wantSince}
+			}
+			if diff := cmp.Diff(wantFirst, first); diff != "" {
+				t.Errorf("Result after Resume (-want,+got):\n%s", diff)
+			}
+			if diff := cmp.Diff(repeat("oltp", 14), got.verdicts); diff != "" {
+				t.Errorf("verdicts (-want,+got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.changes, got.changes); diff != "" {
+				t.Errorf("changes (-want,+got):\n%s", diff)
+			}
+			if got.final.Type != OLTP {
+				t.Errorf("final type %s, want oltp", got.final.Type)
+			}
+		})
+	}
+	t.Run("a type adopted by its own windows is not replaced", func(t *testing.T) {
+		clk := clocktesting.NewFakePassiveClock(t0)
+		c, err := New(testConfig, clk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range newSeq(2 * time.Second).advance(20, tpcb).snaps {
+			clk.SetTime(s.Time)
+			c.Observe(s)
+		}
+		before := c.Result()
+		if before.Type != OLTP {
+			t.Fatalf("type %s, want oltp", before.Type)
+		}
+		if c.Resume(OLAP, t0) {
+			t.Error("Resume took olap over the type the classifier adopted")
+		}
+		if diff := cmp.Diff(before, c.Result()); diff != "" {
+			t.Errorf("Resume changed the result (-before,+after):\n%s", diff)
+		}
+	})
 }

@@ -8,8 +8,8 @@ import (
 )
 
 // Measured is what the classifier concludes about a database, in pkg/workloadtype's terms: one
-// of its types (OLTP or OLAP), or Mixed (both kinds of work, which the scheduler treats as
-// untyped), or Unknown (not enough windows yet). It is comparable, and reads and writes as the
+// of its types (OLTP or OLAP), or Mixed (both kinds of work, placed as OLAP: see Placement), or
+// Unknown (not enough windows yet). It is comparable, and reads and writes as the
 // metric label and annotation values unknown, oltp, olap and mixed.
 type Measured struct {
 	// Type is OLTP or OLAP; None when mixed or unknown.
@@ -39,6 +39,17 @@ func (m Measured) String() string {
 	default:
 		return m.Type.String()
 	}
+}
+
+// Placement is the type a database of m is placed as, the value of its label: OLTP and OLAP
+// themselves; OLAP for Mixed, since its analytic work is what slows transactional neighbours and
+// an analytic node's scans are little hurt by its short transactions (docs/classifier.md, "A
+// mixed database is placed as olap"); None for Unknown.
+func (m Measured) Placement() workloadtype.Type {
+	if m.Mixed {
+		return workloadtype.OLAP
+	}
+	return m.Type
 }
 
 // MarshalText writes String.

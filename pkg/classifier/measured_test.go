@@ -13,14 +13,16 @@ import (
 // and write as the values metrics and annotations have always used.
 func TestMeasured(t *testing.T) {
 	for _, tc := range []struct {
-		m        Measured
-		s        string
-		workload workloadtype.Type
+		m         Measured
+		s         string
+		workload  workloadtype.Type
+		placement workloadtype.Type
 	}{
-		{Unknown, "unknown", workloadtype.None},
-		{OLTP, "oltp", workloadtype.OLTP},
-		{OLAP, "olap", workloadtype.OLAP},
-		{Mixed, "mixed", workloadtype.None},
+		{Unknown, "unknown", workloadtype.None, workloadtype.None},
+		{OLTP, "oltp", workloadtype.OLTP, workloadtype.OLTP},
+		{OLAP, "olap", workloadtype.OLAP, workloadtype.OLAP},
+		// Mixed stays mixed in metrics and annotations, and is placed as olap.
+		{Mixed, "mixed", workloadtype.None, workloadtype.OLAP},
 	} {
 		t.Run(tc.s, func(t *testing.T) {
 			if got := tc.m.String(); got != tc.s {
@@ -28,6 +30,9 @@ func TestMeasured(t *testing.T) {
 			}
 			if tc.m.Type != tc.workload {
 				t.Errorf("Type = %v, want %v", tc.m.Type, tc.workload)
+			}
+			if got := tc.m.Placement(); got != tc.placement {
+				t.Errorf("Placement = %v, want %v", got, tc.placement)
 			}
 			b, err := json.Marshal(Result{Type: tc.m, Pending: tc.m})
 			if err != nil {
