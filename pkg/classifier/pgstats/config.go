@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +29,24 @@ const (
 // passfile, servicefile, sslkey) are not among them.
 var RestrictedKeys = []string{"host", "port", "dbname", "user", "password", "sslmode", "application_name", "connect_timeout"}
 
+// SSLMode is how a connection uses TLS, when ConnConfig.SSLMode enforces it. Only modes without a
+// fallback are offered: libpq's prefer and allow retry in plaintext, and verify-ca checks no name.
+type SSLMode string
+
+const (
+	// SSLModeVerifyFull: TLS, the chain verified against ConnConfig.CAPEM and the name against
+	// ServerName (or the host).
+	SSLModeVerifyFull SSLMode = "verify-full"
+	// SSLModeRequire: TLS, the server not verified: safe from eavesdroppers, not from a
+	// man in the middle. Never plaintext.
+	SSLModeRequire SSLMode = "require"
+	// SSLModeDisable: plaintext. Never TLS.
+	SSLModeDisable SSLMode = "disable"
+)
+
+// SSLModes lists the SSLMode values, strongest first.
+var SSLModes = []SSLMode{SSLModeVerifyFull, SSLModeRequire, SSLModeDisable}
+
 // ConnConfig says how to reach one database.
 type ConnConfig struct {
 	// DSN is a libpq connection string, URL ("postgres://user@host:5432/db") or key=value form.
@@ -36,12 +55,16 @@ type ConnConfig struct {
 	Password string
 	// CAPEM holds CA certificates in PEM. When set, the connection uses TLS and verifies the
 	// server's certificate chain and name against them (sslmode verify-full), with no plaintext
-	// fallback.
+	// fallback. SSLMode verify-full needs it; require and disable refuse it.
 	CAPEM []byte
 	// ServerName is the name the server certificate must carry when CAPEM is set; default the
 	// DSN's host. Operators' certificates name service DNS names, not pod IPs, so a controller that
 	// dials a pod IP sets the service's name here.
 	ServerName string
+	// SSLMode, when set, is the connection's TLS whatever the DSN's sslmode says (a DSN that
+	// names another mode is refused), with no fallback of any kind: verify-full needs CAPEM,
+	// require and disable refuse one. "" leaves it to the DSN, verify-full when CAPEM is set.
+	SSLMode SSLMode
 	// RestrictKeys rejects DSN keys outside RestrictedKeys, for DSNs built from input the caller
 	// does not control.
 	RestrictKeys bool
@@ -88,10 +111,8 @@ func (c ConnConfig) pgxConfig() (*pgx.ConnConfig, error) {
 	if pc.Database == "" {
 		return nil, errors.New("dsn: names no database")
 	}
-	if len(c.CAPEM) > 0 {
-		if err := c.verifyFull(pc); err != nil {
-			return nil, err
-		}
+	if err := c.enforceSSLMode(pc); err != nil {
+		return nil, err
 	}
 	statementTimeout := c.StatementTimeout
 	if statementTimeout == 0 {
@@ -117,25 +138,52 @@ func (c ConnConfig) pgxConfig() (*pgx.ConnConfig, error) {
 	return pc, nil
 }
 
-// verifyFull replaces whatever TLS the DSN asked for with verify-full against CAPEM.
-func (c ConnConfig) verifyFull(pc *pgx.ConnConfig) error {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(c.CAPEM) {
-		return errors.New("caPEM: no PEM certificate found")
-	}
-	mode := sslMode(c.DSN)
-	if mode == "disable" || mode == "allow" {
-		return fmt.Errorf("dsn: sslmode=%s contradicts the CA given for verify-full", mode)
-	}
-	tlsFor := func(host string) *tls.Config {
-		name := c.ServerName
-		if name == "" {
-			name = host
+// enforceSSLMode replaces whatever TLS the DSN asked for with c.SSLMode's (verify-full when only
+// CAPEM is set), one TLS configuration per host and none other: pgconn implements prefer's and
+// allow's retries as Fallbacks of the other kind, so a fallback of the same host is dropped.
+func (c ConnConfig) enforceSSLMode(pc *pgx.ConnConfig) error {
+	mode := c.SSLMode
+	dsnMode := SSLMode(sslMode(c.DSN))
+	switch {
+	case mode == "" && len(c.CAPEM) == 0:
+		return nil // the DSN's choice, as libpq would make it
+	case mode == "":
+		mode = SSLModeVerifyFull
+		if dsnMode == "disable" || dsnMode == "allow" {
+			return fmt.Errorf("dsn: sslmode=%s contradicts the CA given for verify-full", dsnMode)
 		}
-		return &tls.Config{RootCAs: pool, ServerName: name, MinVersion: tls.VersionTLS12}
+	case !slices.Contains(SSLModes, mode):
+		return fmt.Errorf("sslMode: %q is not supported: supported values: %s", mode, joinModes(SSLModes))
+	case dsnMode != "" && dsnMode != mode:
+		return fmt.Errorf("dsn: sslmode=%s contradicts sslMode %s", dsnMode, mode)
+	case mode == SSLModeVerifyFull && len(c.CAPEM) == 0:
+		return errors.New("caPEM: sslMode verify-full needs a CA")
+	case mode != SSLModeVerifyFull && len(c.CAPEM) > 0:
+		return fmt.Errorf("caPEM: a CA is given, yet sslMode %s would not verify the server", mode)
+	}
+	var tlsFor func(host string) *tls.Config
+	switch mode {
+	case SSLModeVerifyFull:
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(c.CAPEM) {
+			return errors.New("caPEM: no PEM certificate found")
+		}
+		tlsFor = func(host string) *tls.Config {
+			name := c.ServerName
+			if name == "" {
+				name = host
+			}
+			return &tls.Config{RootCAs: pool, ServerName: name, MinVersion: tls.VersionTLS12}
+		}
+	case SSLModeRequire:
+		tlsFor = func(string) *tls.Config {
+			// Encrypted, not authenticated: what the pod's opt-in asked for.
+			return &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+		}
+	case SSLModeDisable:
+		tlsFor = func(string) *tls.Config { return nil }
 	}
 	pc.TLSConfig = tlsFor(pc.Host)
-	// Fallbacks are how pgconn implements sslmode=prefer's plaintext retry: keep only TLS ones.
 	var fallbacks []*pgconn.FallbackConfig
 	seen := map[string]bool{pc.Host + fmt.Sprint(pc.Port): true}
 	for _, fb := range pc.Fallbacks {
@@ -149,6 +197,14 @@ func (c ConnConfig) verifyFull(pc *pgx.ConnConfig) error {
 	}
 	pc.Fallbacks = fallbacks
 	return nil
+}
+
+func joinModes(modes []SSLMode) string {
+	s := make([]string, len(modes))
+	for i, m := range modes {
+		s[i] = string(m)
+	}
+	return strings.Join(s, ", ")
 }
 
 // sslMode finds sslmode in a URL or key=value DSN; "" when absent.

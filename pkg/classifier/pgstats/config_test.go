@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -31,6 +32,11 @@ func TestConnConfigErrors(t *testing.T) {
 		{"negative connect timeout", ConnConfig{DSN: "postgres://u@h/db", ConnectTimeout: -time.Second}, "connectTimeout:"},
 		{"CA that is no PEM", ConnConfig{DSN: "postgres://u@h/db", CAPEM: []byte("not a certificate")}, "caPEM: no PEM certificate found"},
 		{"CA with sslmode=disable", ConnConfig{DSN: "postgres://u@h/db?sslmode=disable", CAPEM: testCA(t)}, "dsn: sslmode=disable contradicts"},
+		{"unknown sslMode", ConnConfig{DSN: "postgres://u@h/db", SSLMode: "prefer"}, `sslMode: "prefer" is not supported`},
+		{"verify-full without a CA", ConnConfig{DSN: "postgres://u@h/db", SSLMode: SSLModeVerifyFull}, "caPEM: sslMode verify-full needs a CA"},
+		{"require with a CA", ConnConfig{DSN: "postgres://u@h/db", SSLMode: SSLModeRequire, CAPEM: testCA(t)}, "caPEM: a CA is given, yet sslMode require"},
+		{"disable with a CA", ConnConfig{DSN: "postgres://u@h/db", SSLMode: SSLModeDisable, CAPEM: testCA(t)}, "caPEM: a CA is given, yet sslMode disable"},
+		{"DSN sslmode other than sslMode", ConnConfig{DSN: "postgres://u@h/db?sslmode=prefer", SSLMode: SSLModeRequire}, "dsn: sslmode=prefer contradicts sslMode require"},
 		{"restricted keys refuse sslrootcert", ConnConfig{DSN: "host=h dbname=d sslrootcert=/etc/passwd password=" + secret, RestrictKeys: true}, "dsn:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,6 +96,52 @@ func TestConnConfigVerifyFull(t *testing.T) {
 			for _, fb := range pc.Fallbacks {
 				if fb.TLSConfig == nil {
 					t.Errorf("a plaintext fallback to %s:%d remains", fb.Host, fb.Port)
+				}
+			}
+		})
+	}
+}
+
+// TestConnConfigSSLMode: each enforced mode gives every host exactly its own kind of connection,
+// the first and any other host alike: no plaintext attempt in require, no TLS in disable, no
+// unverified TLS in verify-full.
+func TestConnConfigSSLMode(t *testing.T) {
+	ca := testCA(t)
+	for _, tc := range []struct {
+		name string
+		cfg  ConnConfig
+		// want says whether a TLS config is acceptable; it must hold for the host and every fallback.
+		want func(*tls.Config) bool
+	}{
+		{"verify-full", ConnConfig{DSN: "postgres://u@10.1.2.3:5432/app", SSLMode: SSLModeVerifyFull, CAPEM: ca, ServerName: "app-rw"},
+			func(c *tls.Config) bool {
+				return c != nil && !c.InsecureSkipVerify && c.RootCAs != nil && c.ServerName == "app-rw"
+			}},
+		{"require", ConnConfig{DSN: "postgres://u@10.1.2.3:5432/app", SSLMode: SSLModeRequire},
+			func(c *tls.Config) bool { return c != nil && c.MinVersion == tls.VersionTLS12 }},
+		{"require, the DSN agreeing", ConnConfig{DSN: "host=10.1.2.3,10.1.2.4 dbname=app user=u sslmode=require", SSLMode: SSLModeRequire},
+			func(c *tls.Config) bool { return c != nil }},
+		{"disable", ConnConfig{DSN: "postgres://u@10.1.2.3:5432/app", SSLMode: SSLModeDisable},
+			func(c *tls.Config) bool { return c == nil }},
+		{"disable, two hosts", ConnConfig{DSN: "host=10.1.2.3,10.1.2.4 dbname=app user=u", SSLMode: SSLModeDisable},
+			func(c *tls.Config) bool { return c == nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pc, err := tc.cfg.pgxConfig()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.want(pc.TLSConfig) {
+				t.Errorf("%s:%d: TLS config %+v", pc.Host, pc.Port, pc.TLSConfig)
+			}
+			seen := map[string]bool{pc.Host: true}
+			for _, fb := range pc.Fallbacks {
+				if seen[fb.Host] {
+					t.Errorf("%s:%d tried twice: a fallback of another kind", fb.Host, fb.Port)
+				}
+				seen[fb.Host] = true
+				if !tc.want(fb.TLSConfig) {
+					t.Errorf("fallback %s:%d: TLS config %+v", fb.Host, fb.Port, fb.TLSConfig)
 				}
 			}
 		})
