@@ -87,7 +87,8 @@ const (
 	// mixed (WorkloadMixed). It is written on every classified pod, declared ones included.
 	AnnotationWorkloadMeasured = Prefix + "workload-measured"
 	// WorkloadMixed is the measured type of a database running both kinds of work. It is never a
-	// label value: the scheduler knows only oltp and olap, so a mixed pod is untyped.
+	// label value: the scheduler knows only oltp and olap, and a mixed database is labelled
+	// WorkloadOLAP so that its analytic work stays off OLTP nodes (docs/classifier.md).
 	WorkloadMixed = "mixed"
 
 	// AnnotationPostgresPort overrides the port the classifier connects to on the pod's IP

@@ -46,9 +46,9 @@ var (
 	})
 
 	// ClassifierPodUpdates counts patches of database pods by result: "labelled" (the
-	// workload-type label set or changed), "unlabelled" (the classifier's label removed because
-	// the database is mixed), "annotated" (annotations only: a declared or unlabelled mixed
-	// pod), "conflict" (the pod changed under the patch, decided again) and "error".
+	// workload-type label set or changed; a mixed database is labelled olap), "annotated"
+	// (annotations only: a declared pod, or a measured type whose label the pod has, as olap
+	// turning mixed), "conflict" (the pod changed under the patch, decided again) and "error".
 	ClassifierPodUpdates = metrics.NewCounterVec(&metrics.CounterOpts{
 		Namespace:      Namespace,
 		Subsystem:      ClassifierSubsystem,

@@ -31,6 +31,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
+	"github.com/likewise-dev/likewise/pkg/apis"
 	"github.com/likewise-dev/likewise/pkg/classifier"
 	"github.com/likewise-dev/likewise/pkg/classifier/pgstats"
 	"github.com/likewise-dev/likewise/pkg/metrics"
@@ -256,6 +257,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	db.next = start.Add(c.cfg.Interval)
 	c.queue.AddAfter(key, c.cfg.Interval)
 
+	c.resume(ctx, pod, db)
 	db.result = db.classifier.Observe(snap)
 	c.setGauge(db, db.result.Type)
 	if w := db.result.Window; w != nil {
@@ -348,6 +350,29 @@ func (c *Controller) database(ctx context.Context, key string, pod *corev1.Pod) 
 	c.dbs[key] = db
 	c.mu.Unlock()
 	return db
+}
+
+// resume gives a classifier that holds no type yet (this process has adopted none for the pod)
+// the type the pod's label shows a classifier adopted (ResumptionOf), so that the label does not
+// change before MinDwell from that adoption: after a restart or a failover, after the database
+// moved (a new classifier), or once the pod was labelled from its workload's record. Doubt (no
+// or an unreadable classified-at) keeps the label and counts the dwell from now.
+func (c *Controller) resume(ctx context.Context, pod *corev1.Pod, db *database) {
+	if db.classifier.Result().Type != classifier.Unknown {
+		return
+	}
+	r, ok := ResumptionOf(pod)
+	if !ok || !db.classifier.Resume(r.Type, r.Since) {
+		return
+	}
+	since := db.classifier.Result().Since
+	klog.FromContext(ctx).V(2).Info("Resuming the type the pod's label shows", "type", r.Type,
+		"since", since, "classifiedAt", r.Since, "doubt", r.Doubt)
+	if r.Invalid {
+		c.recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonInvalidClassifiedAt, actionClassify,
+			"%s: label %s=%s kept, as measured %s since now (%s)", r.Doubt, apis.LabelWorkloadType,
+			pod.Labels[apis.LabelWorkloadType], r.Type, since.UTC().Format(time.RFC3339))
+	}
 }
 
 // connect reads the target's Secrets and makes a sampler; a new server (IP, port, database) gets

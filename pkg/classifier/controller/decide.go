@@ -16,11 +16,10 @@ const maxReasonsLength = 1024
 
 // Results of a Decision, the values of metrics.ClassifierPodUpdates' result label.
 const (
-	UpdateLabelled   = "labelled"   // the label was set or changed
-	UpdateUnlabelled = "unlabelled" // the classifier's label was removed: the database is mixed
-	UpdateAnnotated  = "annotated"  // annotations only: a declared type, or mixed without a label
-	UpdateConflict   = "conflict"   // the pod changed under the patch
-	UpdateError      = "error"      // the patch failed
+	UpdateLabelled  = "labelled"  // the label was set or changed
+	UpdateAnnotated = "annotated" // annotations only: a declared type, or a measured type whose label the pod has
+	UpdateConflict  = "conflict"  // the pod changed under the patch
+	UpdateError     = "error"     // the patch failed
 )
 
 // Ownership says whose a pod's workload-type label is.
@@ -37,8 +36,9 @@ const (
 // OwnershipOf applies the marker rules (docs/classifier.md, "Who owns the label"):
 //   - annotation likewise.dev/workload-type-source=manual: declared, with or without a label;
 //   - no label: the classifier's;
-//   - a label, the source annotation "classifier", and the label equal to the type the classifier
-//     recorded in likewise.dev/workload-measured: the classifier's;
+//   - a label, the source annotation "classifier", and the label the one the classifier writes
+//     for the type it recorded in likewise.dev/workload-measured (that type, or olap for mixed):
+//     the classifier's;
 //   - any other label: declared. A person who relabels a classified pod has changed the label
 //     away from the measured type, so it becomes theirs even if they left the source annotation.
 func OwnershipOf(pod *corev1.Pod) Ownership {
@@ -50,10 +50,19 @@ func OwnershipOf(pod *corev1.Pod) Ownership {
 	if !labelled {
 		return OwnedByClassifier
 	}
-	if source == apis.WorkloadTypeSourceClassifier && label == pod.Annotations[apis.AnnotationWorkloadMeasured] {
+	if source == apis.WorkloadTypeSourceClassifier && label != "" && label == labelFor(pod.Annotations[apis.AnnotationWorkloadMeasured]) {
 		return OwnedByClassifier
 	}
 	return Declared
+}
+
+// labelFor is the label the classifier writes for a measured annotation value, "" for none.
+func labelFor(measured string) string {
+	m, err := classifier.ParseMeasured(measured)
+	if err != nil {
+		return ""
+	}
+	return m.Placement().String()
 }
 
 // Decision is what the classifier's result means for one pod: the change to make, if any, and
@@ -85,8 +94,10 @@ func (d Decision) IsZero() bool {
 //     reasons, classified-at) when the measured type differs from the one recorded; the
 //     evidence is that of the decision, not refreshed every window.
 //   - On a pod it owns, it sets the label to oltp or olap, with workload-type-source=classifier.
-//     Mixed is never a label value (the scheduler knows only oltp and olap): it removes its own
-//     label, so the pod becomes untyped, and records mixed in the annotation.
+//     Mixed is never a label value (the scheduler knows only oltp and olap): a mixed database is
+//     labelled olap, so that its analytic work stays off OLTP nodes, and the annotation says
+//     mixed (classifier.Measured.Placement; docs/classifier.md, "A mixed database is placed as
+//     olap").
 //   - A declared label is never changed; the measurement is recorded beside it.
 //
 // Nothing changes when the pod already shows what r says.
@@ -95,6 +106,7 @@ func Decide(pod *corev1.Pod, r classifier.Result) Decision {
 		return Decision{}
 	}
 	measured := r.Type.String()
+	place := r.Type.Placement().String()
 	label, labelled := pod.Labels[apis.LabelWorkloadType]
 	recorded := pod.Annotations[apis.AnnotationWorkloadMeasured]
 	evidence := func() map[string]string {
@@ -126,28 +138,7 @@ func Decide(pod *corev1.Pod, r classifier.Result) Decision {
 		}
 	}
 
-	if measured == apis.WorkloadMixed {
-		if !labelled && recorded == measured {
-			return Decision{}
-		}
-		d := Decision{
-			Annotations: evidence(),
-			EventType:   corev1.EventTypeNormal,
-			EventReason: ReasonWorkloadMixed,
-			Result:      UpdateAnnotated,
-			EventNote:   fmt.Sprintf("measured mixed: no label, the scheduler treats the pod as untyped (%s)", summary),
-		}
-		if labelled {
-			d.RemoveLabel = true
-			d.Annotations[apis.AnnotationWorkloadTypeSource] = apis.WorkloadTypeSourceClassifier
-			d.Result = UpdateUnlabelled
-			d.EventNote = fmt.Sprintf("measured mixed: removed label %s=%s, the scheduler treats the pod as untyped (%s)",
-				apis.LabelWorkloadType, label, summary)
-		}
-		return d
-	}
-
-	if labelled && label == measured && recorded == measured {
+	if labelled && label == place && recorded == measured {
 		return Decision{}
 	}
 	d := Decision{
@@ -161,12 +152,73 @@ func Decide(pod *corev1.Pod, r classifier.Result) Decision {
 	if labelled {
 		from = label
 	}
-	if !labelled || label != measured {
-		d.SetLabel = measured
+	if !labelled || label != place {
+		d.SetLabel = place
 		d.Result = UpdateLabelled
 	}
-	d.EventNote = fmt.Sprintf("workload type %s -> %s (%s)", from, measured, summary)
+	switch {
+	case r.Type == classifier.Mixed && d.SetLabel != "":
+		d.EventReason = ReasonWorkloadMixed
+		d.EventNote = fmt.Sprintf("measured mixed: workload type %s -> %s, so that its analytic work stays off OLTP nodes (%s)",
+			from, place, summary)
+	case r.Type == classifier.Mixed:
+		d.EventReason = ReasonWorkloadMixed
+		d.EventNote = fmt.Sprintf("measured %s -> mixed: workload type %s kept, so that its analytic work stays off OLTP nodes (%s)",
+			recorded, label, summary)
+	case d.SetLabel != "":
+		d.EventNote = fmt.Sprintf("workload type %s -> %s (%s)", from, place, summary)
+	default: // mixed -> olap: the label was olap already
+		d.EventNote = fmt.Sprintf("measured %s -> %s: workload type %s kept (%s)", recorded, measured, label, summary)
+	}
 	return d
+}
+
+// ReasonInvalidClassifiedAt (a Warning Event): the classified-at annotation of a label the
+// classifier wrote cannot be read; the label is kept and its dwell counted from now.
+const ReasonInvalidClassifiedAt = "InvalidClassifiedAt"
+
+// Resumption is the type a classifier process adopted for a pod before this one tracked it (a
+// restart, a failover), read from what it wrote on the pod, for classifier.Classifier.Resume.
+type Resumption struct {
+	// Type is the measured type (likewise.dev/workload-measured).
+	Type classifier.Measured
+	// Since is when it was adopted (likewise.dev/workload-classified-at); zero when that is
+	// missing or unreadable, which is doubt: Resume holds the type as adopted now.
+	Since time.Time
+	// Doubt says why Since is zero, "" when it is not.
+	Doubt string
+	// Invalid is set when the classified-at annotation is present but unreadable.
+	Invalid bool
+}
+
+// ResumptionOf reads the type to resume from pod, so that the label a previous process wrote
+// does not change before MinDwell has passed since it adopted the type, whichever process
+// measures next. Only a label the classifier owns is resumed (OwnershipOf): a declared label is
+// never the classifier's to change, and an unlabelled pod has no label to protect. A pod
+// labelled from its workload's record has no classified-at: its type counts as adopted when this
+// process resumes it. It reports false when there is nothing to resume.
+func ResumptionOf(pod *corev1.Pod) (Resumption, bool) {
+	if _, labelled := pod.Labels[apis.LabelWorkloadType]; !labelled || OwnershipOf(pod) != OwnedByClassifier {
+		return Resumption{}, false
+	}
+	m, err := classifier.ParseMeasured(pod.Annotations[apis.AnnotationWorkloadMeasured])
+	if err != nil || m == classifier.Unknown {
+		return Resumption{}, false // OwnershipOf already needs a readable type
+	}
+	r := Resumption{Type: m}
+	at, ok := pod.Annotations[apis.AnnotationWorkloadClassifiedAt]
+	if !ok {
+		r.Doubt = "no " + apis.AnnotationWorkloadClassifiedAt
+		return r, true
+	}
+	since, err := time.Parse(time.RFC3339, at)
+	if err != nil {
+		r.Doubt = fmt.Sprintf("%s %q is not RFC 3339", apis.AnnotationWorkloadClassifiedAt, truncate(at, 64))
+		r.Invalid = true
+		return r, true
+	}
+	r.Since = since
+	return r, true
 }
 
 func truncate(s string, n int) string {

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
 	"github.com/likewise-dev/likewise/pkg/classifier"
@@ -81,6 +82,10 @@ func TestOwnershipOf(t *testing.T) {
 		{"unknown source value", newPod("p").label("oltp").source("gitops").measured("oltp").pod, Declared},
 		{"invalid label value by a person", newPod("p").label("OLTP").pod, Declared},
 		{"label removed by a person after classification", newPod("p").source(apis.WorkloadTypeSourceClassifier).measured("oltp").pod, OwnedByClassifier},
+		{"mixed labelled olap by the classifier", classifiedAs("olap").measured("mixed").pod, OwnedByClassifier},
+		{"mixed relabelled oltp by a person", classifiedAs("olap").measured("mixed").label("oltp").pod, Declared},
+		{"unreadable measured value", newPod("p").label("olap").source(apis.WorkloadTypeSourceClassifier).measured("OLAP").pod, Declared},
+		{"empty label the classifier never writes", newPod("p").label("").source(apis.WorkloadTypeSourceClassifier).measured("").pod, Declared},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := OwnershipOf(tc.pod); got != tc.want {
@@ -148,34 +153,76 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
-			name:   "mixed removes the classifier's label",
+			name:   "mixed relabels the classifier's oltp label olap",
 			pod:    classifiedAs("oltp").pod,
 			result: result(classifier.Mixed, 0.9),
 			want: Decision{
-				RemoveLabel: true, Annotations: evidence("mixed", true), Result: UpdateUnlabelled,
+				SetLabel: "olap", Annotations: evidence("mixed", true), Result: UpdateLabelled,
 				EventType: corev1.EventTypeNormal, EventReason: ReasonWorkloadMixed,
-				EventNote: "measured mixed: removed label likewise.dev/workload-type=oltp, the scheduler treats the pod as untyped (confidence 0.90; " +
+				EventNote: "measured mixed: workload type oltp -> olap, so that its analytic work stays off OLTP nodes (confidence 0.90; " +
 					result(classifier.Mixed, 0.9).Reasons() + ")",
 			},
 		},
 		{
-			name:   "mixed on an unlabelled pod records the measurement, no label",
+			name:   "mixed labels an unlabelled pod olap, the measurement mixed",
 			pod:    newPod("p").pod,
 			result: result(classifier.Mixed, 0.9),
 			want: Decision{
-				Annotations: evidence("mixed", false), Result: UpdateAnnotated,
+				SetLabel: "olap", Annotations: evidence("mixed", true), Result: UpdateLabelled,
 				EventType: corev1.EventTypeNormal, EventReason: ReasonWorkloadMixed,
-				EventNote: "measured mixed: no label, the scheduler treats the pod as untyped (confidence 0.90; " +
+				EventNote: "measured mixed: workload type none -> olap, so that its analytic work stays off OLTP nodes (confidence 0.90; " +
 					result(classifier.Mixed, 0.9).Reasons() + ")",
 			},
 		},
 		{
-			name:   "mixed already recorded: no patch",
-			pod:    newPod("p").source(apis.WorkloadTypeSourceClassifier).measured("mixed").pod,
+			name:   "olap turning mixed keeps the label, records the measurement",
+			pod:    classifiedAs("olap").pod,
+			result: result(classifier.Mixed, 0.9),
+			want: Decision{
+				Annotations: evidence("mixed", true), Result: UpdateAnnotated,
+				EventType: corev1.EventTypeNormal, EventReason: ReasonWorkloadMixed,
+				EventNote: "measured olap -> mixed: workload type olap kept, so that its analytic work stays off OLTP nodes (confidence 0.90; " +
+					result(classifier.Mixed, 0.9).Reasons() + ")",
+			},
+		},
+		{
+			name:   "mixed already shown: no patch",
+			pod:    classifiedAs("olap").measured("mixed").pod,
 			result: result(classifier.Mixed, 0.8),
 		},
 		{
-			name:   "mixed then oltp labels again",
+			name:   "mixed turning olap keeps the label, records the measurement",
+			pod:    classifiedAs("olap").measured("mixed").pod,
+			result: result(classifier.OLAP, 0.9),
+			want: Decision{
+				Annotations: evidence("olap", true), Result: UpdateAnnotated,
+				EventType: corev1.EventTypeNormal, EventReason: ReasonWorkloadTypeChanged,
+				EventNote: "measured mixed -> olap: workload type olap kept (confidence 0.90; " + result(classifier.OLAP, 0.9).Reasons() + ")",
+			},
+		},
+		{
+			name:   "mixed turning oltp relabels",
+			pod:    classifiedAs("olap").measured("mixed").pod,
+			result: result(classifier.OLTP, 0.9),
+			want: Decision{
+				SetLabel: "oltp", Annotations: evidence("oltp", true), Result: UpdateLabelled,
+				EventType: corev1.EventTypeNormal, EventReason: ReasonWorkloadTypeChanged,
+				EventNote: "workload type olap -> oltp (confidence 0.90; " + result(classifier.OLTP, 0.9).Reasons() + ")",
+			},
+		},
+		{
+			name:   "an unlabelled mixed pod of an earlier version is labelled olap",
+			pod:    newPod("p").source(apis.WorkloadTypeSourceClassifier).measured("mixed").pod,
+			result: result(classifier.Mixed, 0.9),
+			want: Decision{
+				SetLabel: "olap", Annotations: evidence("mixed", true), Result: UpdateLabelled,
+				EventType: corev1.EventTypeNormal, EventReason: ReasonWorkloadMixed,
+				EventNote: "measured mixed: workload type none -> olap, so that its analytic work stays off OLTP nodes (confidence 0.90; " +
+					result(classifier.Mixed, 0.9).Reasons() + ")",
+			},
+		},
+		{
+			name:   "an unlabelled mixed pod of an earlier version, then oltp",
 			pod:    newPod("p").source(apis.WorkloadTypeSourceClassifier).measured("mixed").pod,
 			result: result(classifier.OLTP, 0.9),
 			want: Decision{
@@ -225,7 +272,7 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
-			name:   "mixed never removes a person's label",
+			name:   "mixed never changes a person's label",
 			pod:    newPod("p").label("oltp").source(apis.WorkloadTypeSourceManual).pod,
 			result: result(classifier.Mixed, 0.9),
 			want: Decision{
@@ -257,6 +304,88 @@ func TestDecide(t *testing.T) {
 			}
 			if diff := cmp.Diff(before, tc.pod); diff != "" {
 				t.Errorf("Decide modified the pod (-before,+after):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestResumptionOf(t *testing.T) {
+	const at = "2026-03-01T11:30:00Z"
+	adopted := time.Date(2026, 3, 1, 11, 30, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		pod  *corev1.Pod
+		want Resumption
+		ok   bool
+	}{
+		{
+			name: "olap the classifier wrote, with its time",
+			pod:  classifiedAs("olap").annotate(apis.AnnotationWorkloadClassifiedAt, at).pod,
+			want: Resumption{Type: classifier.OLAP, Since: adopted}, ok: true,
+		},
+		{
+			name: "mixed, labelled olap: mixed is resumed, not olap",
+			pod:  classifiedAs("olap").measured("mixed").annotate(apis.AnnotationWorkloadClassifiedAt, at).pod,
+			want: Resumption{Type: classifier.Mixed, Since: adopted}, ok: true,
+		},
+		{
+			name: "an offset time is read as the instant it names",
+			pod:  classifiedAs("oltp").annotate(apis.AnnotationWorkloadClassifiedAt, "2026-03-01T12:30:00+01:00").pod,
+			want: Resumption{Type: classifier.OLTP, Since: adopted}, ok: true,
+		},
+		{
+			name: "labelled from the classifier's record: no time, adopted when resumed",
+			pod:  classifiedAs("oltp").pod,
+			want: Resumption{Type: classifier.OLTP, Doubt: "no likewise.dev/workload-classified-at"}, ok: true,
+		},
+		{
+			name: "an unreadable time is doubt: the label is kept, adopted when resumed",
+			pod:  classifiedAs("olap").annotate(apis.AnnotationWorkloadClassifiedAt, "yesterday").pod,
+			want: Resumption{Type: classifier.OLAP, Doubt: `likewise.dev/workload-classified-at "yesterday" is not RFC 3339`, Invalid: true}, ok: true,
+		},
+		{name: "no label: nothing to keep", pod: newPod("p").source(apis.WorkloadTypeSourceClassifier).measured("oltp").annotate(apis.AnnotationWorkloadClassifiedAt, at).pod},
+		{name: "a person's label", pod: newPod("p").label("olap").annotate(apis.AnnotationWorkloadClassifiedAt, at).pod},
+		{name: "a label a person changed", pod: classifiedAs("oltp").label("olap").annotate(apis.AnnotationWorkloadClassifiedAt, at).pod},
+		{name: "marked manual", pod: classifiedAs("olap").source(apis.WorkloadTypeSourceManual).annotate(apis.AnnotationWorkloadClassifiedAt, at).pod},
+		{name: "a pod never classified", pod: newPod("p").pod},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := ResumptionOf(tc.pod)
+			if ok != tc.ok {
+				t.Errorf("ResumptionOf ok = %v, want %v", ok, tc.ok)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("ResumptionOf (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestResumedLabelIsKept: a new process's classifier, resumed from the pod a previous process
+// labelled olap, holds olap, so Decide leaves the pod as it is (no patch) until its own windows
+// change the type, which MinDwell forbids before classified-at + MinDwell (TestResume in
+// pkg/classifier). Without the resumption, Decide would act on the first type the new windows
+// adopt.
+func TestResumedLabelIsKept(t *testing.T) {
+	for _, measured := range []string{"olap", "mixed", "oltp"} {
+		t.Run(measured, func(t *testing.T) {
+			now := time.Date(2026, 3, 1, 11, 35, 0, 0, time.UTC)
+			pod := classifiedAs(mustMeasured(measured).Placement().String()).measured(measured).
+				annotate(apis.AnnotationWorkloadClassifiedAt, "2026-03-01T11:30:00Z").pod
+			c, err := classifier.New(classifier.Config{MinDwell: 10 * time.Minute}, clocktesting.NewFakePassiveClock(now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, ok := ResumptionOf(pod)
+			if !ok || !c.Resume(r.Type, r.Since) {
+				t.Fatalf("nothing resumed from %v", pod.Annotations)
+			}
+			got := c.Result()
+			if got.Type != mustMeasured(measured) || !got.Since.Equal(time.Date(2026, 3, 1, 11, 30, 0, 0, time.UTC)) {
+				t.Errorf("resumed %s since %v, want %s since 11:30", got.Type, got.Since, measured)
+			}
+			if d := Decide(pod, got); !d.IsZero() {
+				t.Errorf("Decide on the resumed result changes the pod: %+v", d)
 			}
 		})
 	}

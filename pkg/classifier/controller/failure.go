@@ -10,7 +10,8 @@ import (
 const (
 	// ReasonWorkloadTypeChanged: the classifier set or changed the pod's workload-type label.
 	ReasonWorkloadTypeChanged = "WorkloadTypeChanged"
-	// ReasonWorkloadMixed: the database runs both kinds of work; the pod is left (or made) untyped.
+	// ReasonWorkloadMixed: the database runs both kinds of work; the pod is labelled olap (or
+	// keeps olap), and the measured annotation says mixed.
 	ReasonWorkloadMixed = "WorkloadMixed"
 	// ReasonWorkloadTypeDeclared: a person declared the type; the classifier recorded what it
 	// measured beside it and changed nothing else.

@@ -81,8 +81,6 @@ const (
 	ReasonWorkloadTypeFromRecord = "WorkloadTypeFromRecord"
 	// ReasonWorkloadTypeRecorded: the classifier recorded the pod's type on its workload.
 	ReasonWorkloadTypeRecorded = "WorkloadTypeRecorded"
-	// ReasonWorkloadTypeRecordCleared: the classifier removed its record (the database is mixed).
-	ReasonWorkloadTypeRecordCleared = "WorkloadTypeRecordCleared"
 	// ReasonInvalidWorkloadTypeRecord: a record is not a known value; the pod is sampled instead.
 	ReasonInvalidWorkloadTypeRecord = "InvalidWorkloadTypeRecord"
 	// ReasonRecordFailed: writing or clearing a record failed; the next sample tries again.
@@ -96,7 +94,8 @@ const actionRecord = "Record"
 // label and never classified itself (no likewise.dev/workload-measured), is labelled:
 //   - a record the classifier wrote gives the label with source classifier, and the measured
 //     annotation set to the recorded type, so that the classifier keeps owning the label and
-//     changes it if its own measurements of this pod disagree;
+//     changes it if its own measurements of this pod disagree (after MinDwell from when it
+//     starts tracking the pod: ResumptionOf);
 //   - a person's record (manual, or without a source) gives the label with source manual: it is
 //     a declaration carried over to the replacement, which the classifier then never changes.
 //
@@ -164,43 +163,31 @@ func (c *Controller) labelFromRecord(ctx context.Context, pod *corev1.Pod) (bool
 }
 
 // keepRecord keeps the record of a pod the classifier owns in line with what it measured: the
-// type recorded when it is oltp or olap, the classifier's own record removed when it is mixed.
-// Declared pods are left alone (docs/classifier.md, "The type follows the workload"). The
-// listers say whether anything needs writing, so a pod already recorded costs no API call.
+// type its label shows (olap for mixed: classifier.Measured.Placement), so that a replacement is
+// placed as the pod is. Declared pods are left alone (docs/classifier.md, "The type follows the
+// workload"). The listers say whether anything needs writing, so a pod already recorded costs no
+// API call.
 func (c *Controller) keepRecord(ctx context.Context, pod *corev1.Pod, r classifier.Result) {
 	if r.Type == classifier.Unknown || OwnershipOf(pod) != OwnedByClassifier {
 		return
 	}
 	logger := klog.FromContext(ctx)
+	t := r.Type.Placement()
 	rec, err := c.resolver.Recorded(pod)
-	personal := err == nil && rec.Type != workloadtype.None && rec.RecordedBy != apis.WorkloadTypeSourceClassifier
-	var (
-		written []string
-		reason  string
-	)
-	switch {
-	case personal:
+	if err == nil && rec.Type != workloadtype.None && rec.RecordedBy != apis.WorkloadTypeSourceClassifier {
 		return // a person's record: the writer would keep it anyway
-	case r.Type == classifier.Mixed:
-		if err == nil && rec.Type == workloadtype.None {
-			return
-		}
-		written, err = record.Clear(ctx, c.client, pod, apis.WorkloadTypeSourceClassifier)
-		reason = ReasonWorkloadTypeRecordCleared
-	default:
-		if err == nil && rec.Type == r.Type.Type {
-			return
-		}
-		written, err = record.Record(ctx, c.client, pod, r.Type.Type, apis.WorkloadTypeSourceClassifier)
-		reason = ReasonWorkloadTypeRecorded
 	}
+	if err == nil && rec.Type == t {
+		return
+	}
+	written, err := record.Record(ctx, c.client, pod, t, apis.WorkloadTypeSourceClassifier)
 	if len(written) > 0 {
-		logger.V(2).Info("Recorded the workload type", "reason", reason, "type", r.Type, "objects", written)
-		note := fmt.Sprintf("recorded workload type %s on %s", r.Type, strings.Join(written, ", "))
-		if reason == ReasonWorkloadTypeRecordCleared {
-			note = fmt.Sprintf("measured mixed: removed the classifier's record from %s", strings.Join(written, ", "))
+		logger.V(2).Info("Recorded the workload type", "type", t, "measured", r.Type, "objects", written)
+		note := fmt.Sprintf("recorded workload type %s on %s", t, strings.Join(written, ", "))
+		if r.Type == classifier.Mixed {
+			note += " (measured mixed)"
 		}
-		c.recorder.Eventf(pod, nil, corev1.EventTypeNormal, reason, actionRecord, "%s", note)
+		c.recorder.Eventf(pod, nil, corev1.EventTypeNormal, ReasonWorkloadTypeRecorded, actionRecord, "%s", note)
 	}
 	if err != nil {
 		logger.V(2).Info("Recording the workload type failed", "err", err)
