@@ -104,6 +104,16 @@ const (
 	// of the server's certificate (default: the credentials Secret's ca.crt, if it has one). With
 	// a CA the connection uses TLS with sslmode=verify-full.
 	AnnotationPostgresCASecret = Prefix + "postgres-ca-secret"
+	// AnnotationPostgresSSLMode is a pod's opt-in to a connection weaker than verify-full, which
+	// the classifier uses otherwise and which needs a CA: SSLModeRequire or SSLModeDisable
+	// (SSLModeVerifyFull says the default). Each opt-in is logged, made an Event and counted.
+	AnnotationPostgresSSLMode = Prefix + "postgres-sslmode"
+	// SSLModeVerifyFull: TLS, the server's chain and name verified against the CA (the default).
+	SSLModeVerifyFull = "verify-full"
+	// SSLModeRequire: TLS, the server not verified.
+	SSLModeRequire = "require"
+	// SSLModeDisable: plaintext.
+	SSLModeDisable = "disable"
 	// AnnotationPostgresServerName is the name the server's certificate must carry (operators'
 	// certificates name their services, e.g. "<cluster>-rw", not pod IPs); default the pod IP.
 	AnnotationPostgresServerName = Prefix + "postgres-server-name"

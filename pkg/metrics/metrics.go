@@ -22,6 +22,8 @@ const (
 	LabelResult = "result"
 	// LabelType is a database's workload type: oltp, olap, mixed or unknown.
 	LabelType = "type"
+	// LabelSSLMode is how a connection uses TLS: verify-full, require or disable.
+	LabelSSLMode = "sslmode"
 )
 
 var (
@@ -66,6 +68,16 @@ var (
 		Help:           "Databases being sampled, by their current classified workload type.",
 		StabilityLevel: metrics.ALPHA,
 	}, []string{LabelType})
+
+	// ClassifierConnections is the number of databases the classifier connects to, by the
+	// sslmode it connects with: verify-full, or require or disable by the pod's opt-in.
+	ClassifierConnections = metrics.NewGaugeVec(&metrics.GaugeOpts{
+		Namespace:      Namespace,
+		Subsystem:      ClassifierSubsystem,
+		Name:           "connections",
+		Help:           "Databases the classifier connects to, by sslmode: verify-full, or require or disable by the pod's annotation likewise.dev/postgres-sslmode.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{LabelSSLMode})
 )
 
 // RebalancerSubsystem is the subsystem of the rebalancer's metrics.
@@ -153,6 +165,7 @@ func Register() {
 			ClassifierSampleDuration,
 			ClassifierPodUpdates,
 			ClassifierDatabases,
+			ClassifierConnections,
 			RebalancerDecisions,
 			RebalancerEvictions,
 			RebalancerMoves,

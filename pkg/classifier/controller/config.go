@@ -16,19 +16,27 @@ import (
 
 // Defaults of Config and of the likewise classifier command's flags.
 const (
-	DefaultSelector          = apis.LabelClassify + "=" + apis.ClassifyEnabled
-	DefaultCredentialsSecret = "likewise-monitor"
-	DefaultDatabase          = "postgres"
-	DefaultPort              = 5432
-	DefaultInterval          = 15 * time.Second
-	DefaultQueryTimeout      = 5 * time.Second
-	DefaultMaxBackoff        = 5 * time.Minute
-	DefaultWorkers           = 4
+	DefaultSelector           = apis.LabelClassify + "=" + apis.ClassifyEnabled
+	DefaultCredentialsSecret  = "likewise-monitor"
+	DefaultDatabase           = "postgres"
+	DefaultPort               = 5432
+	DefaultInterval           = 15 * time.Second
+	DefaultQueryTimeout       = 5 * time.Second
+	DefaultMaxBackoff         = 5 * time.Minute
+	DefaultWorkers            = 4
+	DefaultCredentialsRefresh = time.Minute
 )
 
 // Limits checked by Validate.
 const (
 	MaxWorkers = 100
+	// MinCredentialsRefresh and MaxCredentialsRefresh bound CredentialsRefresh: not a GET per
+	// sample, not a stale password for hours.
+	MinCredentialsRefresh = time.Second
+	MaxCredentialsRefresh = time.Hour
+	// attemptTimeouts is an attempt's deadline in QueryTimeouts: connecting may take one, the
+	// queries of detection and the sample together the other.
+	attemptTimeouts = 2
 	// minSamplesPerWindow: a window needs at least two samples to measure an interval in it.
 	minSamplesPerWindow = 2
 )
@@ -51,13 +59,20 @@ type Config struct {
 	DefaultServerName func(*corev1.Pod) string
 	// Interval is the time between two samples of one database.
 	Interval time.Duration
-	// QueryTimeout bounds connecting and every query (also the session's statement_timeout).
+	// QueryTimeout bounds connecting and every query (also the session's statement_timeout), and
+	// each attempt as a whole (reading the Secrets, connecting, detecting, sampling) gets twice
+	// it, on the client: a server that never answers cannot hold a worker longer.
 	QueryTimeout time.Duration
 	// MaxBackoff is the longest wait before sampling a failing database again; waits double from
 	// Interval.
 	MaxBackoff time.Duration
-	// Workers is how many databases are sampled at once.
+	// Workers is how many databases are sampled at once. At most half of them (at least one)
+	// attempt databases whose last attempt failed, so that failing ones cannot hold every worker.
 	Workers int
+	// CredentialsRefresh is how old a Secret read may be: each Secret is read again (one GET,
+	// whatever the pods that share it) when a pod is sampled after this, and a database whose
+	// Secret changed connects again with it. 0 means DefaultCredentialsRefresh.
+	CredentialsRefresh time.Duration
 	// Classifier configures each database's classifier (window, windows to switch, dwell...).
 	Classifier classifier.Config
 }
@@ -89,6 +104,9 @@ func (c Config) Validate() error {
 	if c.Workers < 1 || c.Workers > MaxWorkers {
 		errs = append(errs, fmt.Errorf("workers: %d must be from 1 to %d", c.Workers, MaxWorkers))
 	}
+	if c.CredentialsRefresh != 0 && (c.CredentialsRefresh < MinCredentialsRefresh || c.CredentialsRefresh > MaxCredentialsRefresh) {
+		errs = append(errs, fmt.Errorf("credentialsRefresh: %v must be from %v to %v", c.CredentialsRefresh, MinCredentialsRefresh, MaxCredentialsRefresh))
+	}
 	cc := c.Classifier.Default()
 	if err := cc.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("classifier: %w", err))
@@ -97,6 +115,19 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// AttemptTimeout bounds one attempt at a database, on the client.
+func (c Config) AttemptTimeout() time.Duration { return attemptTimeouts * c.QueryTimeout }
+
+func (c Config) credentialsRefresh() time.Duration {
+	if c.CredentialsRefresh == 0 {
+		return DefaultCredentialsRefresh
+	}
+	return c.CredentialsRefresh
+}
+
+// failingWorkers is how many workers may attempt failing databases at once.
+func (c Config) failingWorkers() int { return max(1, c.Workers/2) }
 
 // Preset is how one PostgreSQL operator labels its database pods.
 type Preset struct {

@@ -57,6 +57,9 @@ type Controller struct {
 	queue    workqueue.TypedRateLimitingInterface[string]
 	recorder events.EventRecorder
 	clock    clock.WithTicker
+	secrets  *secretCache
+	// failing holds a token for each worker attempting a database whose last attempt failed.
+	failing chan struct{}
 
 	ready atomic.Bool
 
@@ -71,6 +74,9 @@ type database struct {
 	target Target // what the sampler connects to
 
 	sampler    *pgstats.Sampler
+	version    string          // the Secrets' resourceVersions the sampler was made from
+	sslMode    pgstats.SSLMode // the connections gauge's label, "" when not counted
+	announced  pgstats.SSLMode // the opt-in already logged and recorded as an Event
 	classifier *classifier.Classifier
 	result     classifier.Result
 	gaugeType  classifier.Measured
@@ -99,6 +105,8 @@ func New(cfg Config, client kubernetes.Interface, podInformer coreinformers.PodI
 		recorder: recorder,
 		clock:    clk,
 		dbs:      map[string]*database{},
+		secrets:  newSecretCache(client, clk, cfg.credentialsRefresh()),
+		failing:  make(chan struct{}, cfg.failingWorkers()),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](cfg.Interval, cfg.MaxBackoff),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: Name, Clock: clk},
@@ -144,7 +152,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	defer c.queue.ShutDown()
 
 	logger.Info("Starting classifier controller", "selector", c.cfg.Selector.String(), "namespace", c.cfg.Namespace,
-		"interval", c.cfg.Interval, "workers", c.cfg.Workers)
+		"interval", c.cfg.Interval, "workers", c.cfg.Workers, "attemptTimeout", c.cfg.AttemptTimeout(),
+		"credentialsRefresh", c.cfg.credentialsRefresh())
 	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.synced...) {
 		return errors.New("the pod and workload caches did not sync")
 	}
@@ -214,20 +223,50 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return nil
 	}
 
+	if db.failures > 0 {
+		// A failing database may hold a worker for a whole attempt: only some workers may, so
+		// that the others keep sampling the databases that answer.
+		select {
+		case c.failing <- struct{}{}:
+			defer func() { <-c.failing }()
+		default:
+			logger.V(4).Info("Deferring a failing database: the workers for failing databases are busy", "failures", db.failures)
+			c.queue.AddAfter(key, c.cfg.Interval)
+			return nil
+		}
+	}
+	// The whole attempt, Secrets included, has a deadline: statement_timeout is the server's,
+	// and a server that does not answer enforces nothing.
+	attemptCtx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout())
+	defer cancel()
+
 	target, err := ResolveTarget(pod, c.cfg)
 	if err != nil {
 		c.failed(ctx, key, pod, db, FailureInvalidConfiguration, err)
 		return nil
 	}
-	if db.sampler == nil || db.target != target {
-		if err := c.connect(ctx, db, target); err != nil {
-			c.failed(ctx, key, pod, db, FailureCredentialsUnavailable, err)
+	creds, err := c.credentials(attemptCtx, target)
+	if err != nil {
+		// The Secret is gone or withheld: stop using what it held.
+		c.closeSampler(ctx, db)
+		c.failed(ctx, key, pod, db, FailureCredentialsUnavailable, err)
+		return nil
+	}
+	if db.sampler == nil || db.target != target || db.version != creds.Version {
+		if db.sampler != nil && db.target == target {
+			logger.V(2).Info("Credentials changed; connecting again", "from", db.version, "to", creds.Version)
+		}
+		if f, err := c.connect(attemptCtx, pod, db, target, creds); err != nil {
+			c.failed(ctx, key, pod, db, f, err)
 			return nil
 		}
 	}
 
 	start := c.clock.Now()
-	snap, err := db.sampler.Sample(ctx)
+	snap, err := db.sampler.Sample(attemptCtx)
+	if err != nil && attemptCtx.Err() != nil {
+		err = fmt.Errorf("%w (attempt deadline of %v passed)", err, c.cfg.AttemptTimeout())
+	}
 	if err != nil {
 		f := ClassifySampleError(err)
 		if f == FailureCredentialsInvalid || f == FailureTLS || f == FailureInsufficientPrivilege {
@@ -375,23 +414,26 @@ func (c *Controller) resume(ctx context.Context, pod *corev1.Pod, db *database) 
 	}
 }
 
-// connect reads the target's Secrets and makes a sampler; a new server (IP, port, database) gets
-// a new classifier, the same server with new credentials keeps what it learnt.
-func (c *Controller) connect(ctx context.Context, db *database, t Target) error {
+// connect makes a sampler from the target and its Secrets' credentials; a new server (IP, port,
+// database) gets a new classifier, the same server with new credentials keeps what it learnt. Its
+// error comes with the Failure it is.
+func (c *Controller) connect(ctx context.Context, pod *corev1.Pod, db *database, t Target, creds Credentials) (Failure, error) {
 	c.closeSampler(ctx, db)
-	creds, err := c.credentials(ctx, t)
-	if err != nil {
-		return err
+	cc, err := ConnConfig(t, creds, c.cfg.DefaultDatabase, c.cfg.QueryTimeout)
+	if errors.Is(err, ErrNoCA) {
+		return FailureTLSNotConfigured, err
 	}
-	cc := ConnConfig(t, creds, c.cfg.DefaultDatabase, c.cfg.QueryTimeout)
+	if err != nil {
+		return FailureInvalidConfiguration, err
+	}
 	sampler, err := pgstats.NewSampler(cc, c.clock)
 	if err != nil {
-		return fmt.Errorf("secret %s/%s: %w", t.Namespace, t.CredentialsSecret, err)
+		return FailureCredentialsUnavailable, fmt.Errorf("secret %s/%s: %w", t.Namespace, t.CredentialsSecret, err)
 	}
 	if server := cc.String(); db.classifier == nil || server != db.server {
 		cl, err := classifier.New(c.cfg.Classifier, c.clock)
 		if err != nil {
-			return err // Validate checked the same config
+			return FailureSampleFailed, err // Validate checked the same config
 		}
 		if db.classifier != nil {
 			klog.FromContext(ctx).V(2).Info("Database moved; classifying afresh", "from", db.server, "to", server)
@@ -400,25 +442,50 @@ func (c *Controller) connect(ctx context.Context, db *database, t Target) error 
 		db.result = classifier.Result{Type: classifier.Unknown}
 		c.setGauge(db, classifier.Unknown)
 	}
-	db.sampler, db.target = sampler, t
-	klog.FromContext(ctx).V(2).Info("Sampling database", "target", cc.String(), "tls", len(creds.CAPEM) > 0,
+	db.sampler, db.target, db.version = sampler, t, creds.Version
+	c.setConnectionsGauge(db, t.SSLMode)
+	klog.FromContext(ctx).V(2).Info("Sampling database", "target", cc.String(), "sslmode", t.SSLMode,
 		"serverName", cc.ServerName, "secretVersion", creds.Version)
-	return nil
+	if t.SSLModeOptIn() && db.announced != t.SSLMode {
+		// Once per database and mode, not at every reconnection: the pod asked for it.
+		note := fmt.Sprintf("sslmode=%s by annotation %s: encrypted, but the server is not verified", t.SSLMode, apis.AnnotationPostgresSSLMode)
+		if t.SSLMode == pgstats.SSLModeDisable {
+			note = fmt.Sprintf("sslmode=%s by annotation %s: not encrypted; the monitoring role's password and the statistics cross the network in plaintext", t.SSLMode, apis.AnnotationPostgresSSLMode)
+		}
+		klog.FromContext(ctx).Info("Connecting without verifying the server, as the pod's annotation asks", "sslmode", t.SSLMode, "target", cc.String())
+		c.recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonInsecureConnection, actionSample, "%s", note)
+		db.announced = t.SSLMode
+	}
+	return Failure{}, nil
 }
 
+// credentials reads the target's Secrets, through the cache.
 func (c *Controller) credentials(ctx context.Context, t Target) (Credentials, error) {
-	secrets := c.client.CoreV1().Secrets(t.Namespace)
-	creds, err := secrets.Get(ctx, t.CredentialsSecret, metav1.GetOptions{})
+	creds, err := c.secrets.get(ctx, t.Namespace, t.CredentialsSecret)
 	if err != nil {
-		return Credentials{}, fmt.Errorf("reading secret %s/%s: %w", t.Namespace, t.CredentialsSecret, err)
+		return Credentials{}, err
 	}
 	var ca *corev1.Secret
 	if t.CASecret != "" {
-		if ca, err = secrets.Get(ctx, t.CASecret, metav1.GetOptions{}); err != nil {
-			return Credentials{}, fmt.Errorf("reading secret %s/%s: %w", t.Namespace, t.CASecret, err)
+		if ca, err = c.secrets.get(ctx, t.Namespace, t.CASecret); err != nil {
+			return Credentials{}, err
 		}
 	}
 	return CredentialsFrom(t, creds, ca)
+}
+
+// setConnectionsGauge counts db under mode ("" for none).
+func (c *Controller) setConnectionsGauge(db *database, mode pgstats.SSLMode) {
+	if db.sslMode == mode {
+		return
+	}
+	if db.sslMode != "" {
+		metrics.ClassifierConnections.WithLabelValues(string(db.sslMode)).Dec()
+	}
+	if mode != "" {
+		metrics.ClassifierConnections.WithLabelValues(string(mode)).Inc()
+	}
+	db.sslMode = mode
 }
 
 func (c *Controller) setGauge(db *database, t classifier.Measured) {
@@ -445,6 +512,7 @@ func (c *Controller) forget(ctx context.Context, key string) {
 
 func (c *Controller) close(ctx context.Context, db *database) {
 	c.closeSampler(ctx, db)
+	c.setConnectionsGauge(db, "")
 	metrics.ClassifierDatabases.WithLabelValues(db.gaugeType.String()).Dec()
 }
 

@@ -20,6 +20,10 @@ const (
 	ReasonSamplingResumed = "SamplingResumed"
 )
 
+// ReasonInsecureConnection (a Warning Event on the pod, once per database and mode): the pod opted
+// into a connection weaker than verify-full by annotation likewise.dev/postgres-sslmode.
+const ReasonInsecureConnection = "InsecureConnection"
+
 // Failure is why a database could not be sampled. Each is a Warning Event reason on the pod and,
 // as Result, a value of the result label of likewise_classifier_samples_total. A failing
 // database's pod keeps its labels; the Event is recorded when the failure starts or changes, not
@@ -38,10 +42,16 @@ var (
 	FailureCredentialsUnavailable = Failure{"CredentialsUnavailable", "credentials_unavailable"}
 	// FailureCredentialsInvalid: the server refused the credentials (SQLSTATE 28P01, 28000).
 	FailureCredentialsInvalid = Failure{"CredentialsInvalid", "credentials_invalid"}
-	// FailureDatabaseUnreachable: no connection (refused, timed out, server starting or shutting down).
+	// FailureDatabaseUnreachable: no connection (refused, timed out, server starting or shutting
+	// down), or no answer before the attempt's deadline.
 	FailureDatabaseUnreachable = Failure{"DatabaseUnreachable", "unreachable"}
-	// FailureTLS: the TLS handshake or the certificate's verification failed.
+	// FailureTLS: the TLS handshake or the certificate's verification failed, or the server
+	// refused TLS that the connection requires.
 	FailureTLS = Failure{"TLSFailed", "tls_failed"}
+	// FailureTLSNotConfigured: the connection must verify the server (verify-full, the default)
+	// and no CA is given; nothing was sent to the server. Put ca.crt in the Secret or opt the pod
+	// out by annotation likewise.dev/postgres-sslmode.
+	FailureTLSNotConfigured = Failure{"TLSNotConfigured", "tls_not_configured"}
 	// FailureInsufficientPrivilege: the role may not connect to the database (SQLSTATE 42501) or
 	// lacks pg_read_all_stats, without which statements still running are invisible.
 	FailureInsufficientPrivilege = Failure{"InsufficientPrivilege", "insufficient_privilege"}
@@ -55,7 +65,7 @@ const ResultOK = "ok"
 // Failures lists every Failure, for documentation and tests.
 var Failures = []Failure{
 	FailureInvalidConfiguration, FailureCredentialsUnavailable, FailureCredentialsInvalid,
-	FailureDatabaseUnreachable, FailureTLS, FailureInsufficientPrivilege, FailureSampleFailed,
+	FailureDatabaseUnreachable, FailureTLS, FailureTLSNotConfigured, FailureInsufficientPrivilege, FailureSampleFailed,
 }
 
 // ClassifySampleError says which Failure a sampler's error is, from the Cause pgstats gives it.

@@ -3,10 +3,12 @@ package controller
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,7 +46,17 @@ type Target struct {
 	CASecret          string
 	// ServerName is the name the server's certificate must carry when a CA is given.
 	ServerName string
+	// SSLMode is pgstats.SSLModeVerifyFull unless the pod opts into a weaker mode by annotation
+	// (SSLModeOptIn).
+	SSLMode pgstats.SSLMode
 }
+
+// SSLModeOptIn says whether the target's connection is weaker than verify-full, by its pod's
+// choice.
+func (t Target) SSLModeOptIn() bool { return t.SSLMode != pgstats.SSLModeVerifyFull }
+
+// sslModes are the values of annotation likewise.dev/postgres-sslmode.
+var sslModes = []string{apis.SSLModeVerifyFull, apis.SSLModeRequire, apis.SSLModeDisable}
 
 // ResolveTarget reads where pod's database is from its IP and likewise.dev/postgres-*
 // annotations, with defaults from cfg. Its errors name the annotation at fault.
@@ -58,6 +70,7 @@ func ResolveTarget(pod *corev1.Pod, cfg Config) (Target, error) {
 		Port:              cfg.DefaultPort,
 		Namespace:         pod.Namespace,
 		CredentialsSecret: cfg.DefaultCredentialsSecret,
+		SSLMode:           pgstats.SSLModeVerifyFull,
 	}
 	a := pod.Annotations
 	if v, ok := a[apis.AnnotationPostgresPort]; ok {
@@ -96,6 +109,14 @@ func ResolveTarget(pod *corev1.Pod, cfg Config) (Target, error) {
 		t.ServerName = v
 	} else if cfg.DefaultServerName != nil {
 		t.ServerName = cfg.DefaultServerName(pod)
+	}
+	if v, ok := a[apis.AnnotationPostgresSSLMode]; ok {
+		// prefer and allow fall back to the other kind of connection, verify-ca checks no name:
+		// none is what anyone asking for a mode by name would expect.
+		if !slices.Contains(sslModes, v) {
+			return Target{}, fmt.Errorf("annotation %s=%q: supported values: %s", apis.AnnotationPostgresSSLMode, v, strings.Join(sslModes, ", "))
+		}
+		t.SSLMode = pgstats.SSLMode(v)
 	}
 	return t, nil
 }
@@ -164,10 +185,26 @@ func containsCertificate(data []byte) bool {
 	}
 }
 
+// ErrNoCA is the error of a target that should be verified (verify-full, the default) but has no
+// CA to verify it with.
+var ErrNoCA = errors.New("no CA to verify the server with")
+
 // ConnConfig is how pgstats reaches the target: a URL from the pod's IP and the Secret's role
 // (never a DSN taken from a Secret: RestrictKeys refuses keys that read local files anyway), the
-// password apart, verify-full with the CA when there is one, and sslmode=prefer without.
-func ConnConfig(t Target, c Credentials, defaultDatabase string, timeout time.Duration) pgstats.ConnConfig {
+// password apart, and the target's sslmode, which pgstats enforces with no fallback.
+//
+// Without a CA, verify-full fails (ErrNoCA) rather than trust the system's roots: a database's
+// certificate in a cluster comes from a private CA (an operator's, cert-manager's), and the
+// public roots would vouch for names the cluster does not own. A weaker mode with a CA at hand
+// is refused too: the pod's opt-in is stale once its Secret gives a CA.
+func ConnConfig(t Target, c Credentials, defaultDatabase string, timeout time.Duration) (pgstats.ConnConfig, error) {
+	switch {
+	case t.SSLMode == pgstats.SSLModeVerifyFull && len(c.CAPEM) == 0:
+		return pgstats.ConnConfig{}, fmt.Errorf("%w (sslmode verify-full, the default): add key %q to secret %s/%s or name a Secret holding it with annotation %s; or opt this pod out of verification with annotation %s=%s (encrypted, not verified) or %s (plaintext)",
+			ErrNoCA, SecretKeyCA, t.Namespace, t.CredentialsSecret, apis.AnnotationPostgresCASecret, apis.AnnotationPostgresSSLMode, apis.SSLModeRequire, apis.SSLModeDisable)
+	case t.SSLModeOptIn() && len(c.CAPEM) > 0:
+		return pgstats.ConnConfig{}, fmt.Errorf("annotation %s=%s: the server would not be verified although a CA is given (%s): remove the annotation to verify it", apis.AnnotationPostgresSSLMode, t.SSLMode, t.caSource())
+	}
 	db := t.Database
 	if db == "" {
 		db = c.Database
@@ -176,10 +213,7 @@ func ConnConfig(t Target, c Credentials, defaultDatabase string, timeout time.Du
 		db = defaultDatabase
 	}
 	q := url.Values{}
-	q.Set("sslmode", "prefer")
-	if len(c.CAPEM) > 0 {
-		q.Set("sslmode", "verify-full")
-	}
+	q.Set("sslmode", string(t.SSLMode))
 	u := url.URL{
 		Scheme:   "postgres",
 		User:     url.User(c.User),
@@ -197,8 +231,17 @@ func ConnConfig(t Target, c Credentials, defaultDatabase string, timeout time.Du
 		Password:         c.Password,
 		CAPEM:            c.CAPEM,
 		ServerName:       serverName,
+		SSLMode:          t.SSLMode,
 		RestrictKeys:     true,
 		StatementTimeout: timeout,
 		ConnectTimeout:   timeout,
+	}, nil
+}
+
+// caSource names where the target's CA comes from, for messages.
+func (t Target) caSource() string {
+	if t.CASecret != "" {
+		return fmt.Sprintf("secret %s/%s", t.Namespace, t.CASecret)
 	}
+	return fmt.Sprintf("%q of secret %s/%s", SecretKeyCA, t.Namespace, t.CredentialsSecret)
 }

@@ -1,8 +1,10 @@
 package controller
 
 import (
+	"errors"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
+	"github.com/likewise-dev/likewise/pkg/classifier/pgstats"
 )
 
 // targetAnnotations are the annotations ResolveTarget reads, in the order of the fuzz
@@ -22,6 +25,7 @@ var targetAnnotations = []string{
 	apis.AnnotationPostgresCredentials,
 	apis.AnnotationPostgresCASecret,
 	apis.AnnotationPostgresServerName,
+	apis.AnnotationPostgresSSLMode,
 }
 
 var annotationInError = regexp.MustCompile(`^annotation (` + regexp.QuoteMeta(apis.Prefix) + `[a-z-]+)=`)
@@ -30,20 +34,31 @@ var annotationInError = regexp.MustCompile(`^annotation (` + regexp.QuoteMeta(ap
 // arbitrary pod IP, through ResolveTarget: it never panics, an error names the annotation at
 // fault (or status.podIP) with its value, and a target it returns is one pgstats can dial.
 func FuzzResolveTarget(f *testing.F) {
-	f.Add("10.0.0.7", uint8(0), "", "", "", "", "", false)
-	f.Add("10.0.0.7", uint8(0b11111), "5433", "app", "pg-monitor", "pg-ca", "app-rw.db.svc", true)
-	f.Add("fd00::7", uint8(0b10001), " 6432 ", "", "", "", "10.0.0.7", false)
-	f.Add("", uint8(0), "", "", "", "", "", false)
-	f.Add("10.0.0.7", uint8(0b00001), "65536", "", "", "", "", false)
-	f.Add("10.0.0.7", uint8(0b00001), "0", "", "", "", "", false)
-	f.Add("10.0.0.7", uint8(0b00010), "", " ", "", "", "", false)
-	f.Add("10.0.0.7", uint8(0b00010), "", "a/b?c#d%", "", "", "", false)
-	f.Add("10.0.0.7", uint8(0b01100), "", "", "Bad_Name", "", "", false)
-	f.Add("10.0.0.7", uint8(0b10000), "", "", "", "", "not a name", false)
-	f.Fuzz(func(t *testing.T, podIP string, mask uint8, port, database, credentials, caSecret, serverName string, preset bool) {
+	f.Add("10.0.0.7", uint8(0), "", "", "", "", "", "", false)
+	f.Add("10.0.0.7", uint8(0b011111), "5433", "app", "pg-monitor", "pg-ca", "app-rw.db.svc", "", true)
+	f.Add("fd00::7", uint8(0b010001), " 6432 ", "", "", "", "10.0.0.7", "", false)
+	f.Add("", uint8(0), "", "", "", "", "", "", false)
+	f.Add("10.0.0.7", uint8(0b000001), "65536", "", "", "", "", "", false)
+	f.Add("10.0.0.7", uint8(0b000001), "0", "", "", "", "", "", false)
+	f.Add("10.0.0.7", uint8(0b000010), "", " ", "", "", "", "", false)
+	f.Add("10.0.0.7", uint8(0b000010), "", "a/b?c#d%", "", "", "", "", false)
+	f.Add("10.0.0.7", uint8(0b001100), "", "", "Bad_Name", "", "", "", false)
+	f.Add("10.0.0.7", uint8(0b010000), "", "", "", "", "not a name", "", false)
+	// likewise.dev/postgres-sslmode: the opt-ins, the default said out loud, and libpq's modes
+	// that are refused (fallbacks, or no name check), in any case and with spaces.
+	f.Add("10.0.0.7", uint8(0b100000), "", "", "", "", "", "require", false)
+	f.Add("10.0.0.7", uint8(0b100000), "", "", "", "", "", "disable", false)
+	f.Add("10.0.0.7", uint8(0b111000), "", "", "pg-monitor", "pg-ca", "", "verify-full", true)
+	f.Add("10.0.0.7", uint8(0b100000), "", "", "", "", "", "prefer", false)
+	f.Add("10.0.0.7", uint8(0b100000), "", "", "", "", "", "allow", false)
+	f.Add("10.0.0.7", uint8(0b100000), "", "", "", "", "", "verify-ca", false)
+	f.Add("10.0.0.7", uint8(0b100000), "", "", "", "", "", "Require", false)
+	f.Add("10.0.0.7", uint8(0b100000), "", "", "", "", "", " disable", false)
+	f.Add("10.0.0.7", uint8(0b100000), "", "", "", "", "", "", false)
+	f.Fuzz(func(t *testing.T, podIP string, mask uint8, port, database, credentials, caSecret, serverName, sslMode string, preset bool) {
 		pod := newPod("app-1").ip(podIP).pod
 		pod.Labels["cnpg.io/cluster"] = "app"
-		for i, v := range []string{port, database, credentials, caSecret, serverName} {
+		for i, v := range []string{port, database, credentials, caSecret, serverName, sslMode} {
 			if mask&(1<<i) != 0 {
 				pod.Annotations[targetAnnotations[i]] = v
 			}
@@ -83,9 +98,25 @@ func FuzzResolveTarget(f *testing.F) {
 				t.Errorf("Secret name %q accepted", name)
 			}
 		}
-		// What pgstats is given: a URL that reads back as the role and the database asked for.
-		creds := Credentials{User: "monitor", Password: "pw", CAPEM: []byte("x")}
-		cc := ConnConfig(got, creds, DefaultDatabase, time.Second)
+		if !slices.Contains(pgstats.SSLModes, got.SSLMode) {
+			t.Fatalf("sslmode %q accepted", got.SSLMode)
+		}
+		if v, ok := pod.Annotations[apis.AnnotationPostgresSSLMode]; got.SSLModeOptIn() && (!ok || v != string(got.SSLMode)) {
+			t.Fatalf("sslmode %s without the pod's opt-in (annotation %q)", got.SSLMode, v)
+		}
+		// What pgstats is given: a URL that reads back as the role and the database asked for,
+		// with the target's sslmode. A CA is given exactly when verify-full needs one.
+		creds := Credentials{User: "monitor", Password: "pw"}
+		if !got.SSLModeOptIn() {
+			creds.CAPEM = testCA(t)
+		}
+		cc, err := ConnConfig(got, creds, DefaultDatabase, time.Second)
+		if err != nil {
+			t.Fatalf("target %+v: %v", got, err)
+		}
+		if _, err := pgstats.NewSampler(cc, nil); err != nil {
+			t.Fatalf("target %+v: pgstats refuses %+v: %v", got, cc, err)
+		}
 		u, err := url.Parse(cc.DSN)
 		if err != nil {
 			t.Fatalf("target %+v: DSN %q does not parse: %v", got, cc.DSN, err)
@@ -99,6 +130,9 @@ func FuzzResolveTarget(f *testing.F) {
 		}
 		if u.Port() == "" || u.Hostname() != got.Host {
 			t.Errorf("target %+v: DSN %q has host %q port %q", got, cc.DSN, u.Hostname(), u.Port())
+		}
+		if mode := u.Query().Get("sslmode"); mode != string(got.SSLMode) || cc.SSLMode != got.SSLMode {
+			t.Errorf("target %+v: DSN %q and SSLMode %q, want sslmode %s", got, cc.DSN, cc.SSLMode, got.SSLMode)
 		}
 	})
 }
@@ -181,7 +215,21 @@ func FuzzCredentialsFrom(f *testing.F) {
 		if got.User == "" || got.Password == "" {
 			t.Fatalf("credentials without a user or password accepted: %+v", got)
 		}
-		cc := ConnConfig(target, got, DefaultDatabase, time.Second)
+		// verify-full (the default) without a CA is refused, saying so; require with a CA too.
+		target.SSLMode = pgstats.SSLModeVerifyFull
+		cc, err := ConnConfig(target, got, DefaultDatabase, time.Second)
+		if len(got.CAPEM) == 0 {
+			if !errors.Is(err, ErrNoCA) {
+				t.Fatalf("verify-full without a CA: error %v, want ErrNoCA", err)
+			}
+			target.SSLMode = pgstats.SSLModeRequire
+			cc, err = ConnConfig(target, got, DefaultDatabase, time.Second)
+		} else if _, err := ConnConfig(Target{Host: target.Host, Port: target.Port, SSLMode: pgstats.SSLModeRequire}, got, DefaultDatabase, time.Second); err == nil {
+			t.Fatalf("require with a CA accepted")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 		u, err := url.Parse(cc.DSN)
 		if err != nil {
 			t.Fatalf("DSN %q does not parse: %v", cc.DSN, err)

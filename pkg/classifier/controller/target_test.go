@@ -59,7 +59,7 @@ func TestResolveTarget(t *testing.T) {
 		{
 			name: "defaults",
 			pod:  newPod("p").ip("127.1.2.3").pod,
-			want: Target{Host: "127.1.2.3", Port: 5432, Namespace: "db", CredentialsSecret: "likewise-monitor"},
+			want: Target{Host: "127.1.2.3", Port: 5432, Namespace: "db", CredentialsSecret: "likewise-monitor", SSLMode: pgstats.SSLModeVerifyFull},
 		},
 		{
 			name: "every annotation",
@@ -69,13 +69,28 @@ func TestResolveTarget(t *testing.T) {
 				annotate(apis.AnnotationPostgresCASecret, "app-ca").
 				annotate(apis.AnnotationPostgresServerName, "app-rw.db.svc").pod,
 			want: Target{Host: "127.1.2.3", Port: 6432, Database: "app", Namespace: "db", CredentialsSecret: "app-monitor",
-				CASecret: "app-ca", ServerName: "app-rw.db.svc"},
+				CASecret: "app-ca", ServerName: "app-rw.db.svc", SSLMode: pgstats.SSLModeVerifyFull},
+		},
+		{
+			name: "sslmode opt-in: require",
+			pod:  newPod("p").ip("127.1.2.3").annotate(apis.AnnotationPostgresSSLMode, "require").pod,
+			want: Target{Host: "127.1.2.3", Port: 5432, Namespace: "db", CredentialsSecret: "likewise-monitor", SSLMode: pgstats.SSLModeRequire},
+		},
+		{
+			name: "sslmode opt-in: disable",
+			pod:  newPod("p").ip("127.1.2.3").annotate(apis.AnnotationPostgresSSLMode, "disable").pod,
+			want: Target{Host: "127.1.2.3", Port: 5432, Namespace: "db", CredentialsSecret: "likewise-monitor", SSLMode: pgstats.SSLModeDisable},
+		},
+		{
+			name: "sslmode verify-full said out loud",
+			pod:  newPod("p").ip("127.1.2.3").annotate(apis.AnnotationPostgresSSLMode, "verify-full").pod,
+			want: Target{Host: "127.1.2.3", Port: 5432, Namespace: "db", CredentialsSecret: "likewise-monitor", SSLMode: pgstats.SSLModeVerifyFull},
 		},
 		{
 			name: "preset server name",
 			pod:  cnpgPod.pod,
 			cfg:  withServerName,
-			want: Target{Host: "127.1.2.3", Port: 5432, Namespace: "db", CredentialsSecret: "likewise-monitor", ServerName: "app-rw"},
+			want: Target{Host: "127.1.2.3", Port: 5432, Namespace: "db", CredentialsSecret: "likewise-monitor", ServerName: "app-rw", SSLMode: pgstats.SSLModeVerifyFull},
 		},
 		{
 			name: "annotation beats the preset's server name",
@@ -85,7 +100,7 @@ func TestResolveTarget(t *testing.T) {
 		{
 			name: "IPv6 pod",
 			pod:  newPod("p").ip("::1").pod,
-			want: Target{Host: "::1", Port: 5432, Namespace: "db", CredentialsSecret: "likewise-monitor"},
+			want: Target{Host: "::1", Port: 5432, Namespace: "db", CredentialsSecret: "likewise-monitor", SSLMode: pgstats.SSLModeVerifyFull},
 		},
 		{name: "no IP", pod: newPod("p").pod, wantErr: `pod has no valid IP (status.podIP "")`},
 		{
@@ -114,6 +129,16 @@ func TestResolveTarget(t *testing.T) {
 			wantErr: `annotation likewise.dev/postgres-credentials-secret="../etc": not a Secret name`,
 		},
 		{
+			name:    "sslmode prefer: a fallback, refused",
+			pod:     newPod("p").ip("127.1.2.3").annotate(apis.AnnotationPostgresSSLMode, "prefer").pod,
+			wantErr: `annotation likewise.dev/postgres-sslmode="prefer": supported values: verify-full, require, disable`,
+		},
+		{
+			name:    "sslmode in capitals",
+			pod:     newPod("p").ip("127.1.2.3").annotate(apis.AnnotationPostgresSSLMode, "Disable").pod,
+			wantErr: `annotation likewise.dev/postgres-sslmode="Disable": supported values: verify-full, require, disable`,
+		},
+		{
 			name:    "bad server name",
 			pod:     newPod("p").ip("127.1.2.3").annotate(apis.AnnotationPostgresServerName, "a b").pod,
 			wantErr: `annotation likewise.dev/postgres-server-name="a b": not a DNS name or IP address`,
@@ -126,7 +151,7 @@ func TestResolveTarget(t *testing.T) {
 			}
 			if tc.name == "annotation beats the preset's server name" {
 				tc.pod.Annotations[apis.AnnotationPostgresServerName] = "app-ro.db.svc"
-				tc.want = Target{Host: "127.1.2.3", Port: 5432, Namespace: "db", CredentialsSecret: "likewise-monitor", ServerName: "app-ro.db.svc"}
+				tc.want = Target{Host: "127.1.2.3", Port: 5432, Namespace: "db", CredentialsSecret: "likewise-monitor", ServerName: "app-ro.db.svc", SSLMode: pgstats.SSLModeVerifyFull}
 			}
 			got, err := ResolveTarget(tc.pod, cfg)
 			if tc.wantErr != "" {
@@ -251,37 +276,76 @@ func TestCredentialsFrom(t *testing.T) {
 
 func TestConnConfig(t *testing.T) {
 	ca := testCA(t)
-	target := Target{Host: "127.1.2.3", Port: 6432, Namespace: "db", CredentialsSecret: "m", ServerName: "app-rw"}
+	target := Target{Host: "127.1.2.3", Port: 6432, Namespace: "db", CredentialsSecret: "m", ServerName: "app-rw", SSLMode: pgstats.SSLModeVerifyFull}
+	with := func(mode pgstats.SSLMode) Target { t := target; t.SSLMode = mode; return t }
 	for _, tc := range []struct {
-		name   string
-		target Target
-		creds  Credentials
-		want   pgstats.ConnConfig
+		name    string
+		target  Target
+		creds   Credentials
+		want    pgstats.ConnConfig
+		wantErr string
 	}{
-		{
-			name:   "no CA: sslmode prefer, no server name, default database",
-			target: target,
-			creds:  Credentials{User: "monitor", Password: "pw"},
-			want: pgstats.ConnConfig{DSN: "postgres://monitor@127.1.2.3:6432/postgres?sslmode=prefer", Password: "pw",
-				RestrictKeys: true, StatementTimeout: 3 * time.Second, ConnectTimeout: 3 * time.Second},
-		},
 		{
 			name:   "CA: verify-full with the server name; the Secret's database",
 			target: target,
 			creds:  Credentials{User: "monitor", Password: "pw", Database: "app", CAPEM: ca},
 			want: pgstats.ConnConfig{DSN: "postgres://monitor@127.1.2.3:6432/app?sslmode=verify-full", Password: "pw", CAPEM: ca,
-				ServerName: "app-rw", RestrictKeys: true, StatementTimeout: 3 * time.Second, ConnectTimeout: 3 * time.Second},
+				ServerName: "app-rw", SSLMode: pgstats.SSLModeVerifyFull, RestrictKeys: true, StatementTimeout: 3 * time.Second, ConnectTimeout: 3 * time.Second},
+		},
+		{
+			name:    "no CA: verify-full fails, saying what to do",
+			target:  target,
+			creds:   Credentials{User: "monitor", Password: "pw"},
+			wantErr: `no CA to verify the server with (sslmode verify-full, the default): add key "ca.crt" to secret db/m or name a Secret holding it with annotation likewise.dev/postgres-ca-secret; or opt this pod out of verification with annotation likewise.dev/postgres-sslmode=require (encrypted, not verified) or disable (plaintext)`,
+		},
+		{
+			name:   "no CA, require by opt-in: no server name, default database",
+			target: with(pgstats.SSLModeRequire),
+			creds:  Credentials{User: "monitor", Password: "pw"},
+			want: pgstats.ConnConfig{DSN: "postgres://monitor@127.1.2.3:6432/postgres?sslmode=require", Password: "pw",
+				SSLMode: pgstats.SSLModeRequire, RestrictKeys: true, StatementTimeout: 3 * time.Second, ConnectTimeout: 3 * time.Second},
+		},
+		{
+			name:   "no CA, disable by opt-in",
+			target: with(pgstats.SSLModeDisable),
+			creds:  Credentials{User: "monitor", Password: "pw"},
+			want: pgstats.ConnConfig{DSN: "postgres://monitor@127.1.2.3:6432/postgres?sslmode=disable", Password: "pw",
+				SSLMode: pgstats.SSLModeDisable, RestrictKeys: true, StatementTimeout: 3 * time.Second, ConnectTimeout: 3 * time.Second},
+		},
+		{
+			name:    "CA, yet require by opt-in: refused",
+			target:  with(pgstats.SSLModeRequire),
+			creds:   Credentials{User: "monitor", Password: "pw", CAPEM: ca},
+			wantErr: `annotation likewise.dev/postgres-sslmode=require: the server would not be verified although a CA is given ("ca.crt" of secret db/m): remove the annotation to verify it`,
+		},
+		{
+			name:    "CA Secret, yet disable by opt-in: refused",
+			target:  func() Target { t := with(pgstats.SSLModeDisable); t.CASecret = "ca"; return t }(),
+			creds:   Credentials{User: "monitor", Password: "pw", CAPEM: ca},
+			wantErr: `annotation likewise.dev/postgres-sslmode=disable: the server would not be verified although a CA is given (secret db/ca): remove the annotation to verify it`,
 		},
 		{
 			name:   "the annotation's database beats the Secret's; odd names are escaped",
-			target: Target{Host: "::1", Port: 5432, Database: "my db/x"},
+			target: Target{Host: "::1", Port: 5432, Database: "my db/x", SSLMode: pgstats.SSLModeDisable},
 			creds:  Credentials{User: "mon@itor", Password: "pw", Database: "app"},
-			want: pgstats.ConnConfig{DSN: "postgres://mon%40itor@[::1]:5432/my%20db%2Fx?sslmode=prefer", Password: "pw",
-				RestrictKeys: true, StatementTimeout: 3 * time.Second, ConnectTimeout: 3 * time.Second},
+			want: pgstats.ConnConfig{DSN: "postgres://mon%40itor@[::1]:5432/my%20db%2Fx?sslmode=disable", Password: "pw",
+				SSLMode: pgstats.SSLModeDisable, RestrictKeys: true, StatementTimeout: 3 * time.Second, ConnectTimeout: 3 * time.Second},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ConnConfig(tc.target, tc.creds, "postgres", 3*time.Second)
+			got, err := ConnConfig(tc.target, tc.creds, "postgres", 3*time.Second)
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				if strings.HasPrefix(tc.wantErr, "no CA") != errors.Is(err, ErrNoCA) {
+					t.Errorf("errors.Is(err, ErrNoCA) = %v", errors.Is(err, ErrNoCA))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("ConnConfig (-want,+got):\n%s", diff)
 			}
