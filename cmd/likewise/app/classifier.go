@@ -45,13 +45,14 @@ type classifierOptions struct {
 	defaultDatabase string
 	defaultPort     int
 
-	interval        time.Duration
-	window          time.Duration
-	windowsToSwitch int
-	minDwell        time.Duration
-	workers         int
-	queryTimeout    time.Duration
-	maxBackoff      time.Duration
+	interval           time.Duration
+	window             time.Duration
+	windowsToSwitch    int
+	minDwell           time.Duration
+	workers            int
+	queryTimeout       time.Duration
+	maxBackoff         time.Duration
+	credentialsRefresh time.Duration
 
 	leader leaderFlags
 
@@ -73,6 +74,7 @@ func newClassifierOptions() *classifierOptions {
 		minDwell:           defaultClassifierMinDwell,
 		workers:            controller.DefaultWorkers,
 		queryTimeout:       controller.DefaultQueryTimeout,
+		credentialsRefresh: controller.DefaultCredentialsRefresh,
 		maxBackoff:         controller.DefaultMaxBackoff,
 		leader:             newLeaderFlags(defaultLeaseName),
 		metricsBindAddress: defaultMetricsBindAddress,
@@ -97,9 +99,16 @@ changed (see the annotation likewise.dev/workload-type-source). A database it ca
 its labels; a Warning Event and the metric likewise_classifier_samples_total{result} say why.
 
 Credentials come from a Secret in the pod's namespace (keys username or user, password, and
-optionally dbname and ca.crt: with a CA the connection verifies the server, sslmode=verify-full),
-named by the pod's annotation likewise.dev/postgres-credentials-secret or --default-credentials-secret.
-The role needs pg_read_all_stats and CONNECT on the database, nothing more.
+optionally dbname and ca.crt), named by the pod's annotation likewise.dev/postgres-credentials-secret
+or --default-credentials-secret, and read again every --credentials-refresh: a database whose
+Secret changed connects again. The role needs pg_read_all_stats and CONNECT on the database.
+
+Connections verify the server (sslmode=verify-full) against the CA of the Secret's ca.crt, or of
+the Secret the annotation likewise.dev/postgres-ca-secret names. A database without a CA is not
+sampled (TLSNotConfigured) unless its pod opts into a weaker mode with the annotation
+likewise.dev/postgres-sslmode: require (encrypted, not verified) or disable (plaintext); an opt-in
+is logged, recorded as an InsecureConnection Event and counted in likewise_classifier_connections.
+There is never a fallback from one mode to another.
 
 It serves /metrics, /healthz and /readyz on --metrics-bind-address.`,
 		Example: `  likewise classifier --preset cnpg
@@ -128,8 +137,9 @@ It serves /metrics, /healthz and /readyz on --metrics-bind-address.`,
 	f.IntVar(&o.windowsToSwitch, "windows-to-switch", o.windowsToSwitch, "windows in a row that must agree before the type changes")
 	f.DurationVar(&o.minDwell, "min-dwell", o.minDwell, "least time a type is kept before it may change again")
 	f.IntVar(&o.workers, "workers", o.workers, "databases sampled at once")
-	f.DurationVar(&o.queryTimeout, "query-timeout", o.queryTimeout, "bound on connecting and on every query (also the session's statement_timeout)")
+	f.DurationVar(&o.queryTimeout, "query-timeout", o.queryTimeout, "bound on connecting and on every query (also the session's statement_timeout); a whole attempt at a database gets twice it")
 	f.DurationVar(&o.maxBackoff, "max-backoff", o.maxBackoff, "longest wait before sampling a failing database again (waits double from --interval)")
+	f.DurationVar(&o.credentialsRefresh, "credentials-refresh", o.credentialsRefresh, "how often each credentials or CA Secret is read again (one GET per Secret, shared by its pods); a database whose Secret changed connects again")
 	o.leader.add(f, "samples and labels")
 	f.StringVar(&o.metricsBindAddress, "metrics-bind-address", o.metricsBindAddress, "host:port serving /metrics, /healthz and /readyz over HTTP")
 	return cmd
@@ -148,6 +158,7 @@ func (o *classifierOptions) validate(cmd *cobra.Command) error {
 		QueryTimeout:             o.queryTimeout,
 		MaxBackoff:               o.maxBackoff,
 		Workers:                  o.workers,
+		CredentialsRefresh:       o.credentialsRefresh,
 		Classifier:               classifier.Config{Window: o.window, WindowsToSwitch: o.windowsToSwitch, MinDwell: o.minDwell},
 	}
 	selector, selectorKnown := o.selector, true
@@ -203,6 +214,9 @@ func (o *classifierOptions) validate(cmd *cobra.Command) error {
 	}
 	if o.maxBackoff < o.interval {
 		bad("--max-backoff %v: must be at least --interval (%v)", o.maxBackoff, o.interval)
+	}
+	if o.credentialsRefresh < controller.MinCredentialsRefresh || o.credentialsRefresh > controller.MaxCredentialsRefresh {
+		bad("--credentials-refresh %v: must be from %v to %v", o.credentialsRefresh, controller.MinCredentialsRefresh, controller.MaxCredentialsRefresh)
 	}
 	o.leader.validate(bad)
 	validateBindAddress("metrics-bind-address", o.metricsBindAddress, bad)

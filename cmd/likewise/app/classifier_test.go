@@ -50,6 +50,10 @@ func TestClassifierFlags(t *testing.T) {
 			[]string{"--min-dwell 0s: must be positive and at most 24h"}},
 		{"backoff shorter than interval", []string{"--max-backoff", "1s"},
 			[]string{"--max-backoff 1s: must be at least --interval (15s)"}},
+		{"credentials read again at every sample", []string{"--credentials-refresh", "0s"},
+			[]string{"--credentials-refresh 0s: must be from 1s to 1h0m0s"}},
+		{"credentials read again once a day", []string{"--credentials-refresh", "24h"},
+			[]string{"--credentials-refresh 24h0m0s: must be from 1s to 1h0m0s"}},
 		{"bad names", []string{"--default-credentials-secret", "Bad_Name", "--namespace", "Bad_NS"},
 			[]string{
 				`--namespace "Bad_NS": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,
@@ -81,7 +85,7 @@ func TestClassifierFlags(t *testing.T) {
 
 func TestClassifierConfig(t *testing.T) {
 	o, err := parseClassifierFlags(t, "--preset", "crunchy", "--namespace", "db", "--interval", "5s", "--window", "30s",
-		"--windows-to-switch", "2", "--min-dwell", "1m", "--workers", "8", "--default-port", "6432")
+		"--windows-to-switch", "2", "--min-dwell", "1m", "--workers", "8", "--default-port", "6432", "--credentials-refresh", "30s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +103,7 @@ func TestClassifierConfig(t *testing.T) {
 		QueryTimeout:             controller.DefaultQueryTimeout,
 		MaxBackoff:               controller.DefaultMaxBackoff,
 		Workers:                  8,
+		CredentialsRefresh:       30 * time.Second,
 		Classifier:               classifier.Config{Window: 30 * time.Second, WindowsToSwitch: 2, MinDwell: time.Minute},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
