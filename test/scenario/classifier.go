@@ -10,8 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -175,45 +173,49 @@ func StartClassifier(ctx context.Context, c *localcluster.Cluster, args ...strin
 // ClassifierLog returns the classifier's log so far.
 func ClassifierLog(c *localcluster.Cluster) (string, error) { return componentLog(c, ClassifierName) }
 
-// Running is one of bin/likewise's controllers running with a local cluster.
-type Running struct {
-	// Port serves /metrics, /healthz and /readyz on 127.0.0.1.
-	Port int
-}
-
-// Metrics returns the controller's /metrics.
-func (r *Running) Metrics(ctx context.Context) (string, error) {
-	return httpGet(ctx, fmt.Sprintf("http://127.0.0.1:%d/metrics", r.Port))
-}
-
 // startLikewise runs `bin/likewise <subcommand>` as the ServiceAccount name in
-// ClassifierNamespace (likewise-system), with args after the kubeconfig and the metrics address,
-// as the component name; it returns once /readyz answers.
+// ClassifierNamespace (likewise-system), with args after the kubeconfig and the secure serving
+// flags (127.0.0.1, a free port), as the component name; it returns once /readyz answers over
+// HTTPS, without credentials, as a kubelet's probe asks.
 func startLikewise(ctx context.Context, c *localcluster.Cluster, name, subcommand string, args []string) (*Running, error) {
+	return startLikewiseAs(ctx, c, name, name, subcommand, args)
+}
+
+// StartClassifierReplica runs bin/likewise classifier as StartClassifier does, as the same
+// ServiceAccount, under its own component name (its log, and the name to kill it by): a second
+// replica, or the process that replaces a killed one.
+func StartClassifierReplica(ctx context.Context, c *localcluster.Cluster, name string, args ...string) (*Classifier, error) {
+	return startLikewiseAs(ctx, c, ClassifierName, name, "classifier", args)
+}
+
+// ComponentLog returns the log so far of the component of that name.
+func ComponentLog(c *localcluster.Cluster, name string) (string, error) { return componentLog(c, name) }
+
+// startLikewiseAs is startLikewise as ServiceAccount serviceAccount, under component name name.
+func startLikewiseAs(ctx context.Context, c *localcluster.Cluster, serviceAccount, name, subcommand string, args []string) (*Running, error) {
 	bin, err := localcluster.Binary("likewise")
 	if err != nil {
 		return nil, err
 	}
-	kubeconfig, err := c.KubeconfigForServiceAccount(ctx, ClassifierNamespace, name)
+	kubeconfig, err := c.KubeconfigForServiceAccount(ctx, ClassifierNamespace, serviceAccount)
 	if err != nil {
 		return nil, err
 	}
-	r := &Running{}
+	r := &Running{cluster: c}
 	err = c.StartComponent(ctx, localcluster.Component{
 		Name:   name,
 		Binary: bin,
 		Args: func(port int) []string {
 			r.Port = port
-			return append([]string{subcommand, "--kubeconfig=" + kubeconfig,
-				"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(port)}, args...)
+			return append([]string{subcommand, "--kubeconfig=" + kubeconfig}, append(ServingArgs(port), args...)...)
 		},
 		Ready: func(ctx context.Context, port int) error {
-			body, err := httpGet(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
+			status, body, err := (&Running{Port: port}).Get(ctx, "/readyz", "")
 			if err != nil {
 				return err
 			}
-			if body != "ok" {
-				return fmt.Errorf("readyz: %s", body)
+			if status != http.StatusOK || body != "ok" {
+				return fmt.Errorf("readyz: %d %s", status, body)
 			}
 			return nil
 		},
@@ -227,28 +229,6 @@ func startLikewise(ctx context.Context, c *localcluster.Cluster, name, subcomman
 func componentLog(c *localcluster.Cluster, name string) (string, error) {
 	data, err := os.ReadFile(filepath.Join(c.LogsDir(), name+".log"))
 	return string(data), err
-}
-
-func httpGet(ctx context.Context, url string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return string(body), fmt.Errorf("GET %s: %s: %s", url, resp.Status, body)
-	}
-	return string(body), nil
 }
 
 // PodEvents returns the Events (events.k8s.io) about pod, oldest first.

@@ -29,7 +29,6 @@ const (
 	defaultLeaseDuration        = 15 * time.Second
 	defaultRenewDeadline        = 10 * time.Second
 	defaultRetryPeriod          = 2 * time.Second
-	defaultMetricsBindAddress   = ":8080"
 	defaultClassifierWindow     = classifier.DefaultWindow
 	defaultClassifierMinDwell   = classifier.DefaultMinDwell
 	defaultClassifierSwitchWins = classifier.DefaultWindowsToSwitch
@@ -54,9 +53,8 @@ type classifierOptions struct {
 	maxBackoff         time.Duration
 	credentialsRefresh time.Duration
 
-	leader leaderFlags
-
-	metricsBindAddress string
+	leader  leaderFlags
+	serving servingFlags
 
 	// Set by validate.
 	config controller.Config
@@ -77,7 +75,7 @@ func newClassifierOptions() *classifierOptions {
 		credentialsRefresh: controller.DefaultCredentialsRefresh,
 		maxBackoff:         controller.DefaultMaxBackoff,
 		leader:             newLeaderFlags(defaultLeaseName),
-		metricsBindAddress: defaultMetricsBindAddress,
+		serving:            newServingFlags(controller.Name, DefaultClassifierSecurePort),
 	}
 }
 
@@ -110,7 +108,9 @@ likewise.dev/postgres-sslmode: require (encrypted, not verified) or disable (pla
 is logged, recorded as an InsecureConnection Event and counted in likewise_classifier_connections.
 There is never a fallback from one mode to another.
 
-It serves /metrics, /healthz and /readyz on --metrics-bind-address.`,
+It serves /metrics, /healthz, /livez and /readyz over HTTPS on --bind-address and --secure-port,
+/metrics only to a client the API server authenticates and allows to get it (ClusterRole
+likewise-metrics-reader).`,
 		Example: `  likewise classifier --preset cnpg
   likewise classifier --selector app.kubernetes.io/name=postgresql --default-credentials-secret pg-monitor
   likewise classifier --kubeconfig ~/.kube/config --leader-elect=false --interval 5s --window 30s`,
@@ -141,7 +141,7 @@ It serves /metrics, /healthz and /readyz on --metrics-bind-address.`,
 	f.DurationVar(&o.maxBackoff, "max-backoff", o.maxBackoff, "longest wait before sampling a failing database again (waits double from --interval)")
 	f.DurationVar(&o.credentialsRefresh, "credentials-refresh", o.credentialsRefresh, "how often each credentials or CA Secret is read again (one GET per Secret, shared by its pods); a database whose Secret changed connects again")
 	o.leader.add(f, "samples and labels")
-	f.StringVar(&o.metricsBindAddress, "metrics-bind-address", o.metricsBindAddress, "host:port serving /metrics, /healthz and /readyz over HTTP")
+	o.serving.add(f)
 	return cmd
 }
 
@@ -219,7 +219,7 @@ func (o *classifierOptions) validate(cmd *cobra.Command) error {
 		bad("--credentials-refresh %v: must be from %v to %v", o.credentialsRefresh, controller.MinCredentialsRefresh, controller.MaxCredentialsRefresh)
 	}
 	o.leader.validate(bad)
-	validateBindAddress("metrics-bind-address", o.metricsBindAddress, bad)
+	o.serving.validate(cmd.Flags(), bad)
 	if len(errs) == 0 {
 		// Everything above maps onto the Config; this catches what only the whole can tell.
 		if err := cfg.Validate(); err != nil {
@@ -239,7 +239,7 @@ func validateName(name string) []string {
 }
 
 func (o *classifierOptions) run(ctx context.Context) error {
-	return runComponent(ctx, o.kubeconfig, controller.Name, o.leader, o.metricsBindAddress, "pod cache not synced yet", func(ctx context.Context, run componentRun) error {
+	return runComponent(ctx, o.kubeconfig, controller.Name, o.leader, &o.serving, "pod cache not synced yet", func(ctx context.Context, run componentRun) error {
 		client := run.client
 		factory := informers.NewSharedInformerFactoryWithOptions(client, 0,
 			informers.WithNamespace(o.config.Namespace),

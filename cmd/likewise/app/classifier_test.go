@@ -65,10 +65,23 @@ func TestClassifierFlags(t *testing.T) {
 			[]string{"--leader-elect=false", "--leader-elect-lease-duration", "1s", "--leader-elect-renew-deadline", "2s"}, nil},
 		{"lease shorter than the renew deadline", []string{"--leader-elect-lease-duration", "5s"},
 			[]string{"--leader-elect-lease-duration 5s: must be more than --leader-elect-renew-deadline (10s)"}},
-		{"bad metrics address", []string{"--metrics-bind-address", "localhost"},
-			[]string{`--metrics-bind-address "localhost": address localhost: missing port in address`}},
-		{"metrics address with a host name", []string{"--metrics-bind-address", "localhost:8080"},
-			[]string{`--metrics-bind-address "localhost:8080": host must be an IP address or empty`}},
+		{"removed plaintext metrics address", []string{"--metrics-bind-address", ":8080"},
+			[]string{"--metrics-bind-address: removed: /metrics, /healthz, /readyz and /livez are served over HTTPS on --bind-address and --secure-port (default 10261), /metrics to a client allowed to get it (ClusterRole likewise-metrics-reader); there is no plaintext port"}},
+		{"secure port off", []string{"--secure-port", "0"},
+			[]string{"--secure-port 0: must be from 1 to 65535"}},
+		{"certificate without key", []string{"--tls-cert-file", "/nonexistent/tls.crt"},
+			[]string{`--tls-cert-file "/nonexistent/tls.crt": needs --tls-private-key-file`}},
+		{"key without certificate", []string{"--tls-private-key-file", "/nonexistent/tls.key"},
+			[]string{`--tls-private-key-file "/nonexistent/tls.key": needs --tls-cert-file`}},
+		{"unreadable certificate", []string{"--tls-cert-file", "/nonexistent/tls.crt", "--tls-private-key-file", "/nonexistent/tls.key"},
+			[]string{`--tls-cert-file "/nonexistent/tls.crt" and --tls-private-key-file "/nonexistent/tls.key": open /nonexistent/tls.crt: no such file or directory`}},
+		{"bad TLS version and ciphers", []string{"--tls-min-version", "VersionTLS09", "--tls-cipher-suites", "TLS_NULL"},
+			[]string{
+				`--tls-min-version "VersionTLS09": unknown tls version "VersionTLS09"`,
+				`--tls-cipher-suites "TLS_NULL": Cipher suite TLS_NULL not supported or doesn't exist`,
+			}},
+		{"blank request header", []string{"--requestheader-username-headers", " "},
+			[]string{`--requestheader-username-headers: empty value in "requestheader-username-headers"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseClassifierFlags(t, tc.args...)
@@ -129,7 +142,7 @@ func TestClassifierConfig(t *testing.T) {
 // TestClassifierKubeconfigError runs the command with a kubeconfig that does not exist: it fails
 // at once, naming the flag, before serving anything.
 func TestClassifierKubeconfigError(t *testing.T) {
-	_, _, err := execute(context.Background(), "classifier", "--kubeconfig", "/nonexistent/kubeconfig", "--metrics-bind-address", "127.0.0.1:0")
+	_, _, err := execute(context.Background(), "classifier", "--kubeconfig", "/nonexistent/kubeconfig", "--bind-address", "127.0.0.1")
 	if err == nil || !strings.HasPrefix(err.Error(), "--kubeconfig: ") {
 		t.Errorf("error %v, want one naming --kubeconfig", err)
 	}

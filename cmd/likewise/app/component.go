@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +19,6 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
-	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 
 	"github.com/likewise-dev/likewise/pkg/metrics"
@@ -82,17 +78,6 @@ func (l *leaderFlags) validate(bad func(string, ...any)) {
 	}
 }
 
-// validateBindAddress checks a host:port flag.
-func validateBindAddress(flag, addr string, bad func(string, ...any)) {
-	if host, port, err := net.SplitHostPort(addr); err != nil {
-		bad("--%s %q: %v", flag, addr, err)
-	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		bad("--%s %q: port must be a number from 0 to 65535", flag, addr)
-	} else if host != "" && net.ParseIP(host) == nil {
-		bad("--%s %q: host must be an IP address or empty", flag, addr)
-	}
-}
-
 // componentRun is what a controller's run needs from its command: its client, an Event recorder
 // reporting as the controller, and the readiness it reports on /readyz.
 type componentRun struct {
@@ -102,9 +87,9 @@ type componentRun struct {
 }
 
 // runComponent is the body of a likewise controller's command: a client for --kubeconfig
-// (in-cluster when empty), likewise's metrics, /metrics /healthz /readyz on metricsAddress, an
-// Event recorder reporting as name, and work run under leader election as l says.
-func runComponent(ctx context.Context, kubeconfig, name string, l leaderFlags, metricsAddress, notReady string,
+// (in-cluster when empty), likewise's metrics, /metrics /healthz /livez /readyz served securely as
+// s says, an Event recorder reporting as name, and work run under leader election as l says.
+func runComponent(ctx context.Context, kubeconfig, name string, l leaderFlags, s *servingFlags, notReady string,
 	work func(context.Context, componentRun) error) error {
 	restConfig, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
@@ -123,15 +108,11 @@ func runComponent(ctx context.Context, kubeconfig, name string, l leaderFlags, m
 	if l.leaderElect {
 		healthz = leaderelection.NewLeaderHealthzAdaptor(20 * time.Second)
 	}
-	server, err := serveProbes(ctx, metricsAddress, &ready, notReady, healthz)
+	stopServing, err := s.serve(ctx, name, kubeconfig, ready.Load, notReady, healthz)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = server.Shutdown(shutdownCtx)
-	}()
+	defer stopServing()
 
 	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
 	if err := broadcaster.StartRecordingToSinkWithContext(ctx); err != nil {
@@ -212,38 +193,4 @@ func runElected(ctx context.Context, client kubernetes.Interface, l leaderFlags,
 		return errors.New("leader election lost")
 	}
 	return nil
-}
-
-// serveProbes starts the HTTP server of /metrics, /healthz and /readyz on addr.
-func serveProbes(ctx context.Context, addr string, ready *atomic.Bool, notReady string, healthz *leaderelection.HealthzAdaptor) (*http.Server, error) {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", legacyregistry.Handler())
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		if healthz != nil {
-			if err := healthz.Check(r); err != nil {
-				http.Error(w, "leader election: "+err.Error(), http.StatusInternalServerError)
-				return
-			}
-		}
-		_, _ = w.Write([]byte("ok"))
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready.Load() {
-			http.Error(w, notReady, http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ok"))
-	})
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics-bind-address: %w", err)
-	}
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := server.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			klog.FromContext(ctx).Error(err, "Serving metrics and probes")
-		}
-	}()
-	klog.FromContext(ctx).Info("Serving /metrics, /healthz and /readyz", "address", l.Addr().String())
-	return server, nil
 }

@@ -38,6 +38,11 @@ var rebalancerFuzzFlags = []fuzzFlag{
 	{"leader-elect-renew-deadline", "10s"},
 	{"leader-elect-retry-period", "2s"},
 	{"metrics-bind-address", ":8080"},
+	{"secure-port", "10262"},
+	{"bind-address", "0.0.0.0"},
+	{"tls-cert-file", "/nonexistent/tls.crt"},
+	{"tls-min-version", "VersionTLS12"},
+	{"authorization-always-allow-paths", "/healthz,/readyz,/livez"},
 	{"dry-run", "true"},
 	{"leader-elect", "false"},
 }
@@ -64,6 +69,12 @@ var classifierFuzzFlags = []fuzzFlag{
 	{"leader-elect-renew-deadline", "10s"},
 	{"leader-elect-retry-period", "2s"},
 	{"metrics-bind-address", "localhost:8080"},
+	{"secure-port", "10261"},
+	{"bind-address", "127.0.0.1"},
+	{"tls-cert-file", "/nonexistent/tls.crt"},
+	{"tls-private-key-file", "/nonexistent/tls.key"},
+	{"tls-cipher-suites", "TLS_AES_128_GCM_SHA256"},
+	{"requestheader-username-headers", "X-Remote-User"},
 	{"leader-elect", "false"},
 }
 
@@ -148,6 +159,7 @@ func FuzzRebalancerFlags(f *testing.F) {
 		[]any{false, "leader-elect-lease-duration", "5s", "leader-elect-renew-deadline", "2s", "leader-elect-retry-period", "-1s"},
 		[]any{false, "profile", "notebook-scheduler", "excluded-namespaces", `"a,b`, "metrics-bind-address", "localhost"},
 		[]any{false, "profile", "", "scheduler-lease", "/", "movable-emptydir-volumes", ""},
+		[]any{false, "secure-port", "-1", "tls-min-version", "VersionTLS09", "authorization-always-allow-paths", "*x"},
 	)
 	logger := klog.Background().V(10)
 	f.Fuzz(func(t *testing.T, withoutLeader bool, f1 uint8, v1 string, f2 uint8, v2 string, f3 uint8, v3 string) {
@@ -179,6 +191,8 @@ func FuzzClassifierFlags(f *testing.F) {
 		[]any{false, "default-credentials-secret", "Bad_Name", "namespace", "Bad_NS", "default-database", " "},
 		[]any{false, "selector", "a,!b,c notin (x),d>1", "preset", "", "default-port", "65536"},
 		[]any{false, "leader-elect-lease-duration", "5s", "leader-elect-renew-deadline", "2s", "metrics-bind-address", "[::1]:99999"},
+		[]any{false, "secure-port", "0", "tls-private-key-file", "/nonexistent/tls.key", "requestheader-username-headers", " "},
+		[]any{false, "bind-address", "localhost", "tls-cert-file", "", "tls-cipher-suites", "TLS_NULL"},
 	)
 	f.Fuzz(func(t *testing.T, _ bool, f1 uint8, v1 string, f2 uint8, v2 string, f3 uint8, v3 string) {
 		args := fuzzArgs(classifierFuzzFlags, f1, v1, f2, v2, f3, v3)

@@ -31,7 +31,7 @@ type rebalancerOptions struct {
 	schedulerLease  string
 	cfg             rebalancer.Config
 	leader          leaderFlags
-	metricsAddress  string
+	serving         servingFlags
 
 	// Set by validate.
 	sched *rebalancer.SchedulerConfig
@@ -39,9 +39,9 @@ type rebalancerOptions struct {
 
 func newRebalancerOptions() *rebalancerOptions {
 	return &rebalancerOptions{
-		cfg:            rebalancer.DefaultConfig(),
-		leader:         newLeaderFlags(rebalancer.Name),
-		metricsAddress: defaultMetricsBindAddress,
+		cfg:     rebalancer.DefaultConfig(),
+		leader:  newLeaderFlags(rebalancer.Name),
+		serving: newServingFlags(rebalancer.Name, DefaultRebalancerSecurePort),
 	}
 }
 
@@ -67,7 +67,9 @@ was renewed in time. Evictions go through the policy/v1 Eviction API, so PodDisr
 Before evicting it records the pod's type on its owner, so that the replacement is placed by type.
 
 With --dry-run it decides, logs and records Events exactly the same, and changes nothing.
-It serves /metrics, /healthz and /readyz on --metrics-bind-address. docs/rebalancer.md has the rules.`,
+It serves /metrics, /healthz, /livez and /readyz over HTTPS on --bind-address and --secure-port,
+/metrics only to a client the API server authenticates and allows to get it (ClusterRole
+likewise-metrics-reader). docs/rebalancer.md has the rules.`,
 		Example: `  likewise rebalancer --scheduler-config /etc/likewise/scheduler-config.yaml
   likewise rebalancer --scheduler-config manifests/scheduler/base/scheduler-config.yaml --kubeconfig ~/.kube/config \
     --leader-elect=false --dry-run --v=4`,
@@ -103,12 +105,12 @@ It serves /metrics, /healthz and /readyz on --metrics-bind-address. docs/rebalan
 	f.StringSliceVar(&c.ExcludedNamespaces, "excluded-namespaces", c.ExcludedNamespaces, "namespaces whose pods are never evicted")
 	f.StringSliceVar(&c.MovableEmptyDirs, "movable-emptydir-volumes", c.MovableEmptyDirs, "emptyDir volume names whose loss is harmless (an operator's scratch space); any other emptyDir keeps its pod in place")
 	o.leader.add(f, "evicts")
-	f.StringVar(&o.metricsAddress, "metrics-bind-address", o.metricsAddress, "host:port serving /metrics, /healthz and /readyz over HTTP")
+	o.serving.add(f)
 	return cmd
 }
 
 // validate checks every flag and loads the scheduler config; every error names its flag.
-func (o *rebalancerOptions) validate(logger klog.Logger, _ *cobra.Command) error {
+func (o *rebalancerOptions) validate(logger klog.Logger, cmd *cobra.Command) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if o.schedulerConfig == "" {
@@ -138,12 +140,12 @@ func (o *rebalancerOptions) validate(logger klog.Logger, _ *cobra.Command) error
 		errs = append(errs, err)
 	}
 	o.leader.validate(bad)
-	validateBindAddress("metrics-bind-address", o.metricsAddress, bad)
+	o.serving.validate(cmd.Flags(), bad)
 	return errors.Join(errs...)
 }
 
 func (o *rebalancerOptions) run(ctx context.Context) error {
-	return runComponent(ctx, o.kubeconfig, rebalancer.Name, o.leader, o.metricsAddress, "informer caches not synced yet", func(ctx context.Context, run componentRun) error {
+	return runComponent(ctx, o.kubeconfig, rebalancer.Name, o.leader, &o.serving, "informer caches not synced yet", func(ctx context.Context, run componentRun) error {
 		client := run.client
 		// The scheduler's own informer factory: it drops finished pods and trims managed fields.
 		factory := scheduler.NewInformerFactory(client, 0)

@@ -68,8 +68,13 @@ func TestRebalancerFlags(t *testing.T) {
 			[]string{"--max-backoff: must be at least --workload-cooldown (1h0m0s), got 1m0s"}},
 		{"bad namespace", []string{cfg, "--excluded-namespaces=kube-system,Bad_NS"},
 			[]string{`--excluded-namespaces: "Bad_NS" is not a namespace name`}},
-		{"bad bind address", []string{cfg, "--metrics-bind-address=localhost"},
-			[]string{`--metrics-bind-address "localhost": address localhost: missing port in address`}},
+		{"removed plaintext metrics address", []string{cfg, "--metrics-bind-address=:8080"},
+			[]string{"--metrics-bind-address: removed: /metrics, /healthz, /readyz and /livez are served over HTTPS on --bind-address and --secure-port (default 10262), /metrics to a client allowed to get it (ClusterRole likewise-metrics-reader); there is no plaintext port"}},
+		{"bad serving", []string{cfg, "--secure-port=65536", "--tls-private-key-file=/nonexistent/tls.key"},
+			[]string{
+				"--secure-port 65536: must be from 1 to 65535",
+				`--tls-private-key-file "/nonexistent/tls.key": needs --tls-cert-file`,
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseRebalancerFlags(t, tc.args...)

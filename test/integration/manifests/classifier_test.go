@@ -2,7 +2,6 @@ package manifests
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -94,10 +93,9 @@ func TestClassifierRunsWithItsServiceAccount(t *testing.T) {
 		Binary: bin,
 		Args: func(port int) []string {
 			// The Deployment's arguments as shipped; later flags win: the kubeconfig, a loopback
-			// metrics port, and short windows so that the test takes seconds, not minutes.
-			return append(append([]string{}, args...), "--kubeconfig="+kubeconfig,
-				"--metrics-bind-address=127.0.0.1:"+strconv.Itoa(port),
-				"--interval=1s", "--window=4s", "--windows-to-switch=2")
+			// secure port, and short windows so that the test takes seconds, not minutes.
+			return append(append(append([]string{}, args...), "--kubeconfig="+kubeconfig),
+				append(scenario.ServingArgs(port), "--interval=1s", "--window=4s", "--windows-to-switch=2")...)
 		},
 		Ready: func(ctx context.Context, port int) error {
 			return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
