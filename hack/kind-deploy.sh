@@ -25,4 +25,6 @@ likewise runs in ${ctx}:
   database pods:   spec.schedulerName: likewise-scheduler (label likewise.dev/classify=true to have
                    them classified; see README "Classifier" for the monitoring role and Secret)
   notebook pods:   spec.schedulerName: notebook-scheduler
+  classifier:      /metrics over HTTPS on port 10261, for a token allowed by ClusterRole
+                   likewise-metrics-reader (README "Metrics"); /healthz and /readyz for anyone
 MSG
