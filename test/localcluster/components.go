@@ -110,8 +110,9 @@ const SchedulerName = "likewise-scheduler"
 // StartScheduler runs bin/likewise-scheduler with the KubeSchedulerConfiguration in config,
 // authenticating with kubeconfig, or, when it is "", as system:kube-scheduler (so it has exactly
 // kube-scheduler's rights). The config's clientConnection.kubeconfig is set to it; everything
-// else is used as given. It returns once the scheduler reports ready.
-func (c *Cluster) StartScheduler(ctx context.Context, config []byte, kubeconfig string) error {
+// else is used as given. flags are added to the command line (say, a deprecated flag with no
+// config field). It returns once the scheduler reports ready.
+func (c *Cluster) StartScheduler(ctx context.Context, config []byte, kubeconfig string, flags ...string) error {
 	bin, err := Binary(SchedulerName)
 	if err != nil {
 		return err
@@ -143,14 +144,14 @@ func (c *Cluster) StartScheduler(ctx context.Context, config []byte, kubeconfig 
 		Name:   SchedulerName,
 		Binary: bin,
 		Args: func(port int) []string {
-			return []string{
+			return append([]string{
 				"--config=" + path,
 				"--authentication-kubeconfig=" + kubeconfig,
 				"--authorization-kubeconfig=" + kubeconfig,
 				"--bind-address=" + bindAddress,
 				"--secure-port=" + strconv.Itoa(port),
 				"--v=3",
-			}
+			}, flags...)
 		},
 		Ready: func(ctx context.Context, port int) error {
 			return httpsReady(ctx, port)

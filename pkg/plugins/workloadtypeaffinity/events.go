@@ -8,17 +8,23 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/util"
 
+	"github.com/likewise-dev/likewise/pkg/apis/config"
 	"github.com/likewise-dev/likewise/pkg/workloadtype"
 )
 
 // EventsToRegister lists the cluster changes that can turn a node this plugin rejected (Required
 // mode: a node of the other type) into one it accepts, each with a hint that requeues the pod
-// only when the change can matter to it.
+// only when the change can matter to it. In Preferred mode the plugin never rejects a pod, so
+// no hint of its would ever be asked: it registers nothing.
 func (pl *WorkloadTypeAffinity) EventsToRegister(_ context.Context) ([]fwk.ClusterEventWithHint, error) {
+	if pl.mode != config.ModeRequired {
+		return nil, nil
+	}
 	return []fwk.ClusterEventWithHint{
-		// A new node, or a node whose pool label changed. UpdateNodeTaint is registered with Add
-		// for the reason in-tree plugins give: a node added while tainted is seen again only then.
-		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel | fwk.UpdateNodeTaint}, QueueingHintFn: pl.isSchedulableAfterNodeChange},
+		// A new node, or a node whose pool label changed. No UpdateNodeTaint: a taint never
+		// changes this plugin's answer, and with queueing hints (always on since 1.34) a node
+		// added tainted is not missed, so the in-tree reason to register it is gone.
+		{Event: fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel}, QueueingHintFn: pl.isSchedulableAfterNodeChange},
 		// A resident typed pod left its node (deleted, or evicted by the rebalancer).
 		{Event: fwk.ClusterEvent{Resource: fwk.Pod, ActionType: fwk.Delete}, QueueingHintFn: pl.isSchedulableAfterPodDelete},
 		// A pod's type label changed: the pending pod's own, or a resident pod's.
@@ -50,12 +56,18 @@ func (pl *WorkloadTypeAffinity) isSchedulableAfterNodeChange(logger klog.Logger,
 		return fwk.QueueSkip, nil
 	}
 	if oldNode != nil {
+		// An invalid label is read as none, as nodeType reads it.
 		oldLabel, _ := workloadtype.OfNodeLabel(oldNode)
-		// Only a label that went away from the other type can change this plugin's answer; a
-		// label or taint change that leaves the type as it was cannot.
-		if oldLabel != t.Other() {
+		switch {
+		case oldLabel == newLabel:
+			// Another label changed; the node's type did not.
+			return fwk.QueueSkip, nil
+		case oldLabel == t:
+			// A pool of the pod's type never rejected it; unlabelled, it can only get worse.
 			return fwk.QueueSkip, nil
 		}
+		// The label left the other type, or a node typed by its residents (which may have
+		// rejected the pod) was declared a pool of the pod's type.
 	}
 	logger.V(5).Info("Node added or relabelled, and it may accept the pod's workload type", "pod", klog.KObj(pod), "node", klog.KObj(newNode))
 	return fwk.Queue, nil

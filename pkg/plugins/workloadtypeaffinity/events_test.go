@@ -12,6 +12,7 @@ import (
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
+	"github.com/likewise-dev/likewise/pkg/apis/config"
 )
 
 func TestQueueingHints(t *testing.T) {
@@ -51,6 +52,12 @@ func TestQueueingHints(t *testing.T) {
 		{name: "pool label olap to oltp", hint: nodeHint, old: node("n", "olap"), new: node("n", "oltp"), want: fwk.Queue},
 		{name: "pool label oltp to olap", hint: nodeHint, old: node("n", "oltp"), new: node("n", "olap"), want: fwk.QueueSkip},
 		{name: "taint change on olap pool", hint: nodeHint, old: tainted, new: node("n", "olap"), want: fwk.QueueSkip},
+		// The node may have rejected the pod for its residents; a pool of the pod's type takes it.
+		{name: "unlabelled node labelled oltp", hint: nodeHint, old: node("n", ""), new: node("n", "oltp"), want: fwk.Queue},
+		{name: "invalid pool label to oltp", hint: nodeHint, old: node("n", "analytics"), new: node("n", "oltp"), want: fwk.Queue},
+		{name: "unlabelled node labelled olap", hint: nodeHint, old: node("n", ""), new: node("n", "olap"), want: fwk.QueueSkip},
+		{name: "pool label oltp removed", hint: nodeHint, old: node("n", "oltp"), new: node("n", ""), want: fwk.QueueSkip},
+		{name: "other label change on oltp pool", hint: nodeHint, old: node("n", "oltp"), new: st.MakeNode().Name("n").Label(apis.LabelWorkloadType, "oltp").Label("zone", "a").Obj(), want: fwk.QueueSkip},
 		{name: "other label change on unlabelled node", hint: nodeHint, old: node("n", ""), new: st.MakeNode().Name("n").Label("zone", "a").Obj(), want: fwk.QueueSkip},
 
 		{name: "olap resident deleted", hint: deleteHint, old: dbPod("a", "olap", "n"), want: fwk.Queue},
@@ -86,26 +93,44 @@ func TestQueueingHints(t *testing.T) {
 }
 
 func TestEventsToRegister(t *testing.T) {
-	_, ctx := ktesting.NewTestContext(t)
-	f := newFixture(ctx, t, requiredArgs(), nil, nil)
-	events, err := f.pl.EventsToRegister(ctx)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name string
+		args config.WorkloadTypeAffinityArgs
+		want []fwk.ClusterEvent
+	}{
+		{
+			name: "required",
+			args: requiredArgs(),
+			want: []fwk.ClusterEvent{
+				{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel},
+				{Resource: fwk.Pod, ActionType: fwk.Delete},
+				{Resource: fwk.Pod, ActionType: fwk.UpdatePodLabel},
+				{Resource: fwk.Pod, ActionType: fwk.Add},
+			},
+		},
+		{
+			name: "preferred mode never rejects, so registers nothing",
+			args: defaultArgs(),
+		},
 	}
-	var got []fwk.ClusterEvent
-	for _, e := range events {
-		if e.QueueingHintFn == nil {
-			t.Errorf("event %s has no QueueingHintFn", e.Event.Label())
-		}
-		got = append(got, e.Event)
-	}
-	want := []fwk.ClusterEvent{
-		{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel | fwk.UpdateNodeTaint},
-		{Resource: fwk.Pod, ActionType: fwk.Delete},
-		{Resource: fwk.Pod, ActionType: fwk.UpdatePodLabel},
-		{Resource: fwk.Pod, ActionType: fwk.Add},
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("events (-want,+got):\n%s", diff)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ctx := ktesting.NewTestContext(t)
+			f := newFixture(ctx, t, tt.args, nil, nil)
+			events, err := f.pl.EventsToRegister(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []fwk.ClusterEvent
+			for _, e := range events {
+				if e.QueueingHintFn == nil {
+					t.Errorf("event %s has no QueueingHintFn", e.Event.Label())
+				}
+				got = append(got, e.Event)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("events (-want,+got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ package scheduler
 import (
 	"context"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 
@@ -22,6 +23,10 @@ const (
 	profileRequired = scenario.ProfileRequired
 )
 
+// unschedulableFlush is the scheduler's podMaxInUnschedulablePodsDuration: longer than any
+// wait of a test (placeTimeout).
+const unschedulableFlush = time.Hour
+
 var cluster *localcluster.Cluster
 
 func client() kubernetes.Interface { return cluster.Client() }
@@ -33,7 +38,10 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			return err
 		}
-		return c.StartScheduler(context.Background(), config, "")
+		// Pods rejected by a plugin come back only through its queueing hints within a test's
+		// wait: the periodic flush of unschedulable pods is set far beyond any of them, so a
+		// missing hint fails a test instead of being covered up by the flush.
+		return c.StartScheduler(context.Background(), config, "", "--pod-max-in-unschedulable-pods-duration="+unschedulableFlush.String())
 	})
 }
 

@@ -193,6 +193,35 @@ func TestRequiredMode(t *testing.T) {
 		}
 	})
 
+	// The node rejected the pod for its residents, not for a label; the operator then declares
+	// it a pool of the pod's type. The label change must requeue the pod at once: the scheduler
+	// runs with a flush of unschedulable pods far longer than the wait (TestMain), so only the
+	// plugin's queueing hint can bring the pod back in time.
+	t.Run("node typed by its pods, then labelled with the pod's type", func(t *testing.T) {
+		// Other cases' pods, deleted with their namespaces, would requeue the pod through the
+		// plugin's other hints; start once they are gone.
+		waitNoTerminatingNamespaces(t)
+		ctx, nodes, ns, caseName := newCase(t, []localcluster.NodeSpec{{}}, "4", "16Gi")
+		prebind(ctx, t, ns, caseName, "olap-resident", nodes[0], apis.WorkloadOLAP, "1", "1Gi")
+		pod := scenario.Pod{Name: "oltp-1", Type: apis.WorkloadOLTP, CPU: "1"}
+		if _, err := scenario.Create(ctx, client(), ns, profileRequired, caseName, []scenario.Pod{pod}); err != nil {
+			t.Fatal(err)
+		}
+		waitUnschedulable(ctx, t, ns, pod.Name, "1 node(s) had the other database workload type (olap)")
+
+		patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, apis.LabelWorkloadType, apis.WorkloadOLTP)
+		if _, err := client().CoreV1().Nodes().Patch(ctx, nodes[0], "application/merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		placement, err := scenario.WaitPlaced(ctx, client(), ns, caseName, 2, placeTimeout)
+		if err != nil {
+			t.Fatalf("pod not scheduled after its node was labelled %s: %v", apis.WorkloadOLTP, err)
+		}
+		if placement[pod.Name] != nodes[0] {
+			t.Errorf("pod on %q, want %q", placement[pod.Name], nodes[0])
+		}
+	})
+
 	t.Run("preferred mode uses the other type's room rather than wait", func(t *testing.T) {
 		ctx, nodes, ns, caseName := newCase(t, []localcluster.NodeSpec{{Labels: map[string]string{apis.LabelWorkloadType: apis.WorkloadOLAP}}}, "4", "16Gi")
 		pod := scenario.Pod{Name: "oltp-1", Type: apis.WorkloadOLTP, CPU: "1"}
@@ -291,4 +320,29 @@ func newCase(t *testing.T, specs []localcluster.NodeSpec, cpu, memory string) (c
 	})
 	keepCase(t, k, err)
 	return ctx, k.Nodes, k.Namespace, k.Name
+}
+
+// waitNoTerminatingNamespaces waits until the namespaces of earlier cases, and so their pods,
+// are gone.
+func waitNoTerminatingNamespaces(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), placeTimeout)
+	defer cancel()
+	var terminating []string
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, placeTimeout, true, func(ctx context.Context) (bool, error) {
+		list, err := client().CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		terminating = terminating[:0]
+		for _, n := range list.Items {
+			if n.DeletionTimestamp != nil {
+				terminating = append(terminating, n.Name)
+			}
+		}
+		return len(terminating) == 0, nil
+	})
+	if err != nil {
+		t.Fatalf("namespaces still terminating: %v: %v", terminating, err)
+	}
 }
