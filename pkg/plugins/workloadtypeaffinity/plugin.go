@@ -10,6 +10,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	listersv1 "k8s.io/client-go/listers/core/v1"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
@@ -31,6 +32,9 @@ const (
 	// number of nodes, and the %s is the node's type.
 	ErrReasonOtherType = "node(s) had the other database workload type (%s)"
 
+	// ErrReasonNotSignable is why SignPod refuses typed pods with a spreading intent.
+	ErrReasonNotSignable = "not signable: the spreading rule scores a node against the other candidate nodes' counts of the pod's siblings"
+
 	// signFragmentKey names the part of a pod's signature this plugin depends on: its resolved
 	// type (label, else the record on its owner or claims).
 	signFragmentKey = Name + "/" + apis.LabelWorkloadType
@@ -42,8 +46,11 @@ const (
 
 // WorkloadTypeAffinity is the plugin. Everything on it is immutable after New.
 type WorkloadTypeAffinity struct {
-	handle          fwk.Handle
-	resolver        *workloadtype.Resolver
+	handle   fwk.Handle
+	resolver *workloadtype.Resolver
+	// nsLister resolves the namespaceSelector of the pod's anti-affinity terms; nil without
+	// informers.
+	nsLister        listersv1.NamespaceLister
 	mode            config.WorkloadTypeAffinityMode
 	majorityPercent int32
 	scores          [workloadtype.NumRelations]int64
@@ -55,6 +62,7 @@ var _ fwk.PreFilterPlugin = &WorkloadTypeAffinity{}
 var _ fwk.FilterPlugin = &WorkloadTypeAffinity{}
 var _ fwk.PreScorePlugin = &WorkloadTypeAffinity{}
 var _ fwk.ScorePlugin = &WorkloadTypeAffinity{}
+var _ fwk.ScoreExtensions = &WorkloadTypeAffinity{}
 var _ fwk.EnqueueExtensions = &WorkloadTypeAffinity{}
 var _ fwk.SignPlugin = &WorkloadTypeAffinity{}
 
@@ -72,6 +80,7 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 	pl := &WorkloadTypeAffinity{
 		handle:          h,
 		resolver:        newResolver(h),
+		nsLister:        newNamespaceLister(h),
 		mode:            args.Mode,
 		majorityPercent: args.MajorityPercent,
 	}
@@ -99,6 +108,16 @@ func newResolver(h fwk.Handle) *workloadtype.Resolver {
 	}
 	return workloadtype.NewResolver(f.Apps().V1().ReplicaSets().Lister(), f.Apps().V1().StatefulSets().Lister(), nil,
 		f.Core().V1().PersistentVolumeClaims().Lister())
+}
+
+// newNamespaceLister reads namespaces from the informer kube-scheduler runs for InterPodAffinity,
+// which system:kube-scheduler may list and watch.
+func newNamespaceLister(h fwk.Handle) listersv1.NamespaceLister {
+	f := h.SharedInformerFactory()
+	if f == nil {
+		return nil
+	}
+	return f.Core().V1().Namespaces().Lister()
 }
 
 // podType resolves the pod's type: its label, else the type recorded for its workload. An invalid
@@ -139,14 +158,21 @@ func (pl *WorkloadTypeAffinity) nodeType(nodeInfo fwk.NodeInfo) workloadtype.Nod
 	return workloadtype.ClassifyNode(workloadtype.None, c, pl.majorityPercent)
 }
 
-// SignPod makes typed pods batchable by their resolved type: the score of a node depends only on
-// the pod's type and on that node, so results for one pod hold for the next pod of the same type on every
-// node but the one just chosen (which opportunistic batching re-checks anyway). Untyped pods add
-// nothing to the signature.
+// SignPod makes typed pods of no workload batchable by their resolved type: the score of a node
+// then depends only on the pod's type and on that node, so results for one pod hold for the next
+// pod of the same type on every node but the one just chosen (which opportunistic batching
+// re-checks anyway). A typed pod with a spreading intent (declared terms, or a controller) is
+// not signable: the spreading rule scores a node against the fewest siblings over all the
+// candidates, so placing one replica can change every other node's score (PodTopologySpread,
+// with its system-default constraints, refuses such pods too). Untyped pods add nothing to the
+// signature.
 func (pl *WorkloadTypeAffinity) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
 	res, err := pl.resolver.Resolve(pod)
 	if err != nil || res.Type == workloadtype.None {
 		return nil, nil
+	}
+	if hasSpreading(pod) {
+		return nil, fwk.NewStatus(fwk.Unschedulable, ErrReasonNotSignable)
 	}
 	t := res.Type
 	return []fwk.SignFragment{{Key: signFragmentKey, Value: t.String()}}, nil

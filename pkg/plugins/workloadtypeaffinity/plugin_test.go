@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -334,11 +335,13 @@ func TestSignPod(t *testing.T) {
 	}
 }
 
-// BenchmarkScore measures one scheduling cycle's scoring for a typed pod: PreScore over every
-// node, then Score on each.
+// BenchmarkScore measures one scheduling cycle's scoring for a typed pod: PreScore, then Score
+// on each node, then NormalizeScore. In "siblings" the pod is a StatefulSet's replica and every
+// third resident on half the nodes is one too; in "antiaffinity" it is a CloudNativePG instance
+// (a preferred anti-affinity term) with its cluster's instances spread the same way.
 func BenchmarkScore(b *testing.B) {
 	for _, bc := range []struct{ nodes, podsPerNode int }{{100, 10}, {1000, 10}, {5000, 20}} {
-		for _, scenario := range []string{"separated", "mixed"} {
+		for _, scenario := range []string{"separated", "mixed", "siblings", "antiaffinity"} {
 			name := fmt.Sprintf("%dnodes/%dpods/%s", bc.nodes, bc.nodes*bc.podsPerNode, scenario)
 			b.Run(name, func(b *testing.B) {
 				_, ctx := ktesting.NewTestContext(b)
@@ -349,17 +352,36 @@ func BenchmarkScore(b *testing.B) {
 					nodes = append(nodes, node(n, ""))
 					for j := range bc.podsPerNode {
 						typ := "oltp"
-						if (scenario == "separated" && i%2 == 1) || (scenario == "mixed" && j%2 == 1) {
+						if (scenario != "mixed" && i%2 == 1) || (scenario == "mixed" && j%2 == 1) {
 							typ = "olap"
 						}
 						if j%3 == 2 {
 							typ = "" // some untyped neighbours
 						}
-						pods = append(pods, dbPod(fmt.Sprintf("p-%d-%d", i, j), typ, n))
+						p := dbPod(fmt.Sprintf("p-%d-%d", i, j), typ, n)
+						if j%3 == 0 && i%2 == 0 {
+							switch scenario {
+							case "siblings":
+								owned(p, "db")
+							case "antiaffinity":
+								withLabels(p, apis.LabelCNPGCluster, "pg")
+							}
+						} else {
+							owned(p, fmt.Sprintf("other-%d", j))
+						}
+						pods = append(pods, p)
 					}
 				}
 				f := newFixture(ctx, b, defaultArgs(), nodes, pods)
 				pod := dbPod("new", "oltp", "")
+				switch scenario {
+				case "siblings":
+					owned(pod, "db")
+				case "antiaffinity":
+					antiAffinity(withLabels(pod, apis.LabelCNPGCluster, "pg"), false, clusterTerm("pg"))
+				}
+				scores := make(fwk.NodeScoreList, len(f.NodeInfos))
+				var failed atomic.Pointer[fwk.Status]
 				b.ReportAllocs()
 				b.ResetTimer()
 				for b.Loop() {
@@ -367,10 +389,20 @@ func BenchmarkScore(b *testing.B) {
 					if s := f.pl.PreScore(ctx, state, pod, f.NodeInfos); !s.IsSuccess() {
 						b.Fatalf("PreScore: %v", s)
 					}
-					for _, ni := range f.NodeInfos {
-						if _, s := f.pl.Score(ctx, state, pod, ni); !s.IsSuccess() {
-							b.Fatalf("Score: %v", s)
+					// In parallel, as the framework runs Score.
+					f.Handle.Parallelizer().Until(ctx, len(f.NodeInfos), func(i int) {
+						ni := f.NodeInfos[i]
+						score, s := f.pl.Score(ctx, state, pod, ni)
+						if !s.IsSuccess() {
+							failed.Store(s)
 						}
+						scores[i] = fwk.NodeScore{Name: ni.Node().Name, Score: score}
+					}, Name)
+					if s := failed.Load(); s != nil {
+						b.Fatalf("Score: %v", s)
+					}
+					if s := f.pl.NormalizeScore(ctx, state, pod, scores); !s.IsSuccess() {
+						b.Fatalf("NormalizeScore: %v", s)
 					}
 				}
 			})

@@ -127,14 +127,15 @@ func TestScoreFromRecords(t *testing.T) {
 
 // TestFilterAndSignFromRecords: Required mode filters a pod typed by its record, PreScore reuses
 // PreFilter's resolution (one Event for an invalid record, not two), and SignPod signs with the
-// resolved type.
+// resolved type a pod of no workload, and refuses a pod of a StatefulSet (the spreading rule).
 func TestFilterAndSignFromRecords(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	nodes := []*v1.Node{node("oltp-node", ""), node("olap-node", "")}
 	residents := []*v1.Pod{dbPod("t1", "oltp", "oltp-node"), dbPod("a1", "olap", "olap-node")}
 	f := newFixtureWithObjects(ctx, t, requiredArgs(), nodes, residents,
 		&appsv1.StatefulSet{ObjectMeta: recorded("analytics", "olap")},
-		&appsv1.StatefulSet{ObjectMeta: recorded("bad", "x")})
+		&appsv1.StatefulSet{ObjectMeta: recorded("bad", "x")},
+		&v1.PersistentVolumeClaim{ObjectMeta: recorded("solo", "olap")})
 	pod := ownedPod("analytics-0", controlledBy("apps/v1", "StatefulSet", "analytics"))
 
 	rejected, s := f.Filter(ctx, f.pl, pod)
@@ -146,7 +147,12 @@ func TestFilterAndSignFromRecords(t *testing.T) {
 		t.Errorf("rejected nodes (-want,+got):\n%s", diff)
 	}
 
-	fragments, s := f.pl.SignPod(ctx, pod)
+	if _, s := f.pl.SignPod(ctx, pod); s.Code() != fwk.Unschedulable || s.Message() != ErrReasonNotSignable {
+		t.Errorf("SignPod of a StatefulSet's pod: status %v, want Unschedulable %q", s, ErrReasonNotSignable)
+	}
+	solo := ownedPod("solo", metav1.OwnerReference{}, "solo")
+	solo.OwnerReferences = nil
+	fragments, s := f.pl.SignPod(ctx, solo)
 	if !s.IsSuccess() {
 		t.Fatalf("SignPod: %v", s)
 	}

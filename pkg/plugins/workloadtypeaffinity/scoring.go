@@ -2,6 +2,8 @@ package workloadtypeaffinity
 
 import (
 	"context"
+	"fmt"
+	"math"
 
 	v1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -10,10 +12,19 @@ import (
 	"github.com/likewise-dev/likewise/pkg/workloadtype"
 )
 
-// PreScore classifies every candidate node once, in parallel, and records the pod's score on each.
-// It returns Skip for untyped pods, so Score is not called for them. The pod's type is the one
-// PreFilter resolved in this cycle (Required mode), else resolved here.
-func (pl *WorkloadTypeAffinity) PreScore(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
+// preScoreState is what Score needs of the pod, read once per cycle.
+type preScoreState struct {
+	podType   workloadtype.Type
+	spreading spreading
+}
+
+// Clone shares the state: it is never written after PreScore.
+func (s *preScoreState) Clone() fwk.StateData { return s }
+
+// PreScore resolves the pod's type (unless PreFilter did in this cycle) and reads its spreading
+// intent; it returns Skip for untyped pods, so Score is not called for them. It does not loop
+// over the nodes: Score reads each node from its NodeInfo.
+func (pl *WorkloadTypeAffinity) PreScore(ctx context.Context, state fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
 	var t workloadtype.Type
 	if s, err := pluginutil.ReadState[*preFilterState](state, preFilterStateKey); err == nil {
 		t = s.podType
@@ -23,23 +34,45 @@ func (pl *WorkloadTypeAffinity) PreScore(ctx context.Context, state fwk.CycleSta
 	if t == workloadtype.None {
 		return fwk.NewStatus(fwk.Skip)
 	}
-	scores := make([]int64, len(nodes))
-	pl.handle.Parallelizer().Until(ctx, len(nodes), func(i int) {
-		scores[i] = pl.scores[workloadtype.RelationOf(t, pl.nodeType(nodes[i]))]
-	}, Name)
-	s := make(pluginutil.NodeScores, len(nodes))
-	for i, n := range nodes {
-		s[n.Node().Name] = scores[i]
+	sp, err := newSpreading(pod, pl.nsLister)
+	if err != nil {
+		return fwk.AsStatus(fmt.Errorf("reading the spreading of pod %s/%s: %w", pod.Namespace, pod.Name, err))
 	}
-	state.Write(preScoreStateKey, s)
+	state.Write(preScoreStateKey, &preScoreState{podType: t, spreading: sp})
 	return nil
 }
 
-// Score returns the score PreScore computed for the node: O(1), no allocation.
+// Score returns the node's relation to the pod and its count of the pod's siblings, packed
+// (packScore) for NormalizeScore: O(pods on the node), no allocation.
 func (pl *WorkloadTypeAffinity) Score(_ context.Context, state fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	return pluginutil.Score(state, preScoreStateKey, nodeInfo)
+	s, err := pluginutil.ReadState[*preScoreState](state, preScoreStateKey)
+	if err != nil {
+		return 0, fwk.AsStatus(err)
+	}
+	r := workloadtype.RelationOf(s.podType, pl.nodeType(nodeInfo))
+	return packScore(r, s.spreading.siblingsOn(nodeInfo)), nil
 }
 
-// ScoreExtensions returns nil: scores are absolute (each in [0, MaxNodeScore]) and need no
-// normalizing, which also keeps them comparable from one cycle to the next.
-func (pl *WorkloadTypeAffinity) ScoreExtensions() fwk.ScoreExtensions { return nil }
+// ScoreExtensions returns the plugin: NormalizeScore applies the spreading rule.
+func (pl *WorkloadTypeAffinity) ScoreExtensions() fwk.ScoreExtensions { return pl }
+
+// NormalizeScore turns the packed scores into type scores and applies the spreading rule
+// (spreadScore) over the scored nodes. Every result is a type score or 0, so in
+// [0, MaxNodeScore]; with no siblings anywhere the scores are the type scores, comparable from
+// one cycle to the next.
+func (pl *WorkloadTypeAffinity) NormalizeScore(_ context.Context, _ fwk.CycleState, _ *v1.Pod, scores fwk.NodeScoreList) *fwk.Status {
+	least := int64(math.MaxInt64)
+	for _, s := range scores {
+		if s.Score < 0 {
+			return fwk.AsStatus(fmt.Errorf("node %q: score %d is not one Score returned", s.Name, s.Score))
+		}
+		if r, siblings := unpackScore(s.Score); suits(r) {
+			least = min(least, siblings)
+		}
+	}
+	for i := range scores {
+		r, siblings := unpackScore(scores[i].Score)
+		scores[i].Score = spreadScore(pl.scores[r], siblings, least)
+	}
+	return nil
+}

@@ -47,25 +47,34 @@ type ScorePlugin interface {
 	fwk.ScorePlugin
 }
 
-// Score runs PreScore, then Score on every node, as the framework does, and returns the scores
-// by node name; a PreScore status other than Success is returned instead. It fails the test if
-// the plugin has ScoreExtensions, which this does not run.
+// Score runs PreScore, then Score on every node, then NormalizeScore if the plugin has
+// ScoreExtensions, as the framework does, and returns the scores by node name; a PreScore or
+// NormalizeScore status other than Success is returned instead.
 func (f Fixture) Score(ctx context.Context, t testing.TB, pl ScorePlugin, pod *v1.Pod) (map[string]int64, *fwk.Status) {
 	t.Helper()
 	state := framework.NewCycleState()
 	if s := pl.PreScore(ctx, state, pod, f.NodeInfos); !s.IsSuccess() {
 		return nil, s
 	}
-	got := map[string]int64{}
+	list := make(fwk.NodeScoreList, 0, len(f.NodeInfos))
 	for _, ni := range f.NodeInfos {
 		score, s := pl.Score(ctx, state, pod, ni)
 		if !s.IsSuccess() {
 			t.Fatalf("Score(%s): %v", ni.Node().Name, s)
 		}
-		got[ni.Node().Name] = score
+		list = append(list, fwk.NodeScore{Name: ni.Node().Name, Score: score})
 	}
-	if pl.ScoreExtensions() != nil {
-		t.Fatal("ScoreExtensions is not nil: the test must run NormalizeScore too")
+	if ext := pl.ScoreExtensions(); ext != nil {
+		if s := ext.NormalizeScore(ctx, state, pod, list); !s.IsSuccess() {
+			return nil, s
+		}
+	}
+	got := map[string]int64{}
+	for _, ns := range list {
+		if ns.Score < fwk.MinNodeScore || ns.Score > fwk.MaxNodeScore {
+			t.Errorf("node %s: score %d out of [%d, %d]", ns.Name, ns.Score, fwk.MinNodeScore, fwk.MaxNodeScore)
+		}
+		got[ns.Name] = ns.Score
 	}
 	return got, nil
 }
