@@ -510,7 +510,7 @@ func TestResume(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range newSeq(2 * time.Second).advance(20, tpcb).snaps {
+		for _, s := range newSeq(2*time.Second).advance(20, tpcb).snaps {
 			clk.SetTime(s.Time)
 			c.Observe(s)
 		}

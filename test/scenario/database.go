@@ -27,6 +27,8 @@ const (
 	// WorkloadOLAP: a TPC-H-style query (Q1, a scan of 400 000 line items with aggregation, about
 	// 0.2 s here) every Pause.
 	WorkloadOLAP Workload = apis.WorkloadOLAP
+	// WorkloadMixed: both at once, WorkloadOLTP's transactions beside WorkloadOLAP's queries.
+	WorkloadMixed Workload = apis.WorkloadMixed
 	// WorkloadIdle: nothing.
 	WorkloadIdle Workload = "idle"
 )
@@ -40,7 +42,8 @@ type Database struct {
 	Pod      *corev1.Pod
 	Server   *pgserver.Server
 	Workload Workload
-	load     *pgserver.Load
+	loads    []*pgserver.Load
+	tables   map[Workload]bool // the workloads whose tables exist
 }
 
 // DatabaseOptions say what a Database runs.
@@ -50,7 +53,8 @@ type DatabaseOptions struct {
 	Rate float64
 	// Pause is the OLAP load's pause between queries (default 1s).
 	Pause time.Duration
-	// ScriptDir is where the OLAP load's pgbench scripts are written (required for OLAP).
+	// ScriptDir is where the OLAP load's pgbench scripts are written (required for OLAP and
+	// mixed).
 	ScriptDir string
 	// Port is the port on the pod's IP (default 5432, PostgreSQL's and the classifier's default).
 	Port int
@@ -59,6 +63,9 @@ type DatabaseOptions struct {
 	TLSNames []string
 	// NoStatStatements leaves pg_stat_statements out of shared_preload_libraries.
 	NoStatStatements bool
+	// ServerOptions are passed on to pgserver.Start after the options above (a setting such as
+	// log_connections, say).
+	ServerOptions []pgserver.Option
 }
 
 // StartDatabase starts PostgreSQL 15 on pod's IP (a loopback address from its node's podCIDR),
@@ -77,11 +84,16 @@ func StartDatabase(ctx context.Context, pod *corev1.Pod, opts DatabaseOptions) (
 	if len(opts.TLSNames) > 0 {
 		pgOpts = append(pgOpts, pgserver.WithTLS(opts.TLSNames...))
 	}
+	pgOpts = append(pgOpts, opts.ServerOptions...)
 	s, err := pgserver.Start(ctx, pgOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
-	d := &Database{Pod: pod, Server: s, Workload: opts.Workload}
+	d := &Database{Pod: pod, Server: s, tables: map[Workload]bool{}}
+	if err := s.CreateDatabase(ctx, DatabaseName); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
 	if err := d.start(ctx, opts); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
@@ -89,73 +101,111 @@ func StartDatabase(ctx context.Context, pod *corev1.Pod, opts DatabaseOptions) (
 	return d, nil
 }
 
+// Switch stops the database's load and starts opts' instead, creating its tables if the
+// database has none yet: an application whose use of its database changes.
+func (d *Database) Switch(ctx context.Context, opts DatabaseOptions) error {
+	if err := d.StopLoad(); err != nil {
+		return fmt.Errorf("pod %s/%s: load of %s: %w", d.Pod.Namespace, d.Pod.Name, d.Workload, err)
+	}
+	if err := d.start(ctx, opts); err != nil {
+		return fmt.Errorf("pod %s/%s: %w", d.Pod.Namespace, d.Pod.Name, err)
+	}
+	return nil
+}
+
 func (d *Database) start(ctx context.Context, opts DatabaseOptions) error {
 	s := d.Server
-	if err := s.CreateDatabase(ctx, DatabaseName); err != nil {
-		return err
-	}
-	var load pgserver.Pgbench
+	var loads []pgserver.Pgbench
 	switch opts.Workload {
-	case WorkloadOLTP:
-		if err := s.PgbenchInit(ctx, DatabaseName, 1); err != nil {
-			return err
+	case WorkloadOLTP, WorkloadOLAP, WorkloadMixed:
+		if opts.Workload != WorkloadOLAP {
+			l, err := d.oltp(ctx, opts)
+			if err != nil {
+				return err
+			}
+			loads = append(loads, l)
 		}
-		rate := opts.Rate
-		if rate == 0 {
-			rate = 20
+		if opts.Workload != WorkloadOLTP {
+			l, err := d.olap(ctx, opts)
+			if err != nil {
+				return err
+			}
+			loads = append(loads, l)
 		}
-		load = pgserver.Pgbench{DB: DatabaseName, Builtins: []string{pgserver.TPCBLike}, Clients: 1, Rate: rate}
-	case WorkloadOLAP:
-		if opts.ScriptDir == "" {
-			return errors.New("an OLAP database needs a ScriptDir for its pgbench scripts")
-		}
-		if err := s.CreateTPCH(ctx, DatabaseName, pgserver.TPCHSmall); err != nil {
-			return err
-		}
-		pause := opts.Pause
-		if pause == 0 {
-			pause = time.Second
-		}
-		scripts, err := pgserver.WriteTPCHScripts(opts.ScriptDir, pause, "q1")
-		if err != nil {
-			return err
-		}
-		load = pgserver.Pgbench{DB: DatabaseName, Scripts: scripts, Clients: 1, NoVacuum: true}
 	case WorkloadIdle:
 	default:
-		return fmt.Errorf("workload %q: must be %s, %s or %s", opts.Workload, WorkloadOLTP, WorkloadOLAP, WorkloadIdle)
+		return fmt.Errorf("workload %q: must be %s, %s, %s or %s", opts.Workload, WorkloadOLTP, WorkloadOLAP, WorkloadMixed, WorkloadIdle)
 	}
 	// Vacuum now rather than have autovacuum show up as load later.
 	if _, err := s.Psql(ctx, DatabaseName, "VACUUM ANALYZE"); err != nil {
 		return err
 	}
-	if load.DB == "" {
-		return nil
+	d.Workload = opts.Workload
+	for _, load := range loads {
+		l, err := s.StartPgbench(context.WithoutCancel(ctx), load)
+		if err != nil {
+			_ = d.StopLoad()
+			return err
+		}
+		d.loads = append(d.loads, l)
 	}
-	l, err := s.StartPgbench(context.WithoutCancel(ctx), load)
-	if err != nil {
-		return err
-	}
-	d.load = l
 	return nil
+}
+
+// oltp creates pgbench's tables, once, and returns the OLTP load.
+func (d *Database) oltp(ctx context.Context, opts DatabaseOptions) (pgserver.Pgbench, error) {
+	if !d.tables[WorkloadOLTP] {
+		if err := d.Server.PgbenchInit(ctx, DatabaseName, 1); err != nil {
+			return pgserver.Pgbench{}, err
+		}
+		d.tables[WorkloadOLTP] = true
+	}
+	rate := opts.Rate
+	if rate == 0 {
+		rate = 20
+	}
+	return pgserver.Pgbench{DB: DatabaseName, Builtins: []string{pgserver.TPCBLike}, Clients: 1, Rate: rate}, nil
+}
+
+// olap creates the TPC-H-style tables, once, and returns the OLAP load.
+func (d *Database) olap(ctx context.Context, opts DatabaseOptions) (pgserver.Pgbench, error) {
+	if opts.ScriptDir == "" {
+		return pgserver.Pgbench{}, fmt.Errorf("a database running %s needs a ScriptDir for its pgbench scripts", opts.Workload)
+	}
+	if !d.tables[WorkloadOLAP] {
+		if err := d.Server.CreateTPCH(ctx, DatabaseName, pgserver.TPCHSmall); err != nil {
+			return pgserver.Pgbench{}, err
+		}
+		d.tables[WorkloadOLAP] = true
+	}
+	pause := opts.Pause
+	if pause == 0 {
+		pause = time.Second
+	}
+	scripts, err := pgserver.WriteTPCHScripts(opts.ScriptDir, pause, "q1")
+	if err != nil {
+		return pgserver.Pgbench{}, err
+	}
+	return pgserver.Pgbench{DB: DatabaseName, Scripts: scripts, Clients: 1, NoVacuum: true}, nil
 }
 
 // LoadErr is the load's error if pgbench failed (nil while it runs or after Close).
 func (d *Database) LoadErr() error {
-	if d.load == nil {
-		return nil
+	var errs []error
+	for _, l := range d.loads {
+		errs = append(errs, l.Err())
 	}
-	return d.load.Err()
+	return errors.Join(errs...)
 }
 
 // StopLoad stops the load, if any, and returns pgbench's error if it had failed.
 func (d *Database) StopLoad() error {
-	if d.load == nil {
-		return nil
+	var errs []error
+	for _, l := range d.loads {
+		errs = append(errs, l.Stop())
 	}
-	err := d.load.Stop()
-	d.load = nil
-	return err
+	d.loads = nil
+	return errors.Join(errs...)
 }
 
 // Close stops the load and the server and removes its files.

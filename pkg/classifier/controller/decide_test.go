@@ -13,6 +13,7 @@ import (
 
 	"github.com/likewise-dev/likewise/pkg/apis"
 	"github.com/likewise-dev/likewise/pkg/classifier"
+	"github.com/likewise-dev/likewise/pkg/workloadtype"
 )
 
 // podBuilder makes database pods for the tests.
@@ -386,6 +387,53 @@ func TestResumedLabelIsKept(t *testing.T) {
 			}
 			if d := Decide(pod, got); !d.IsZero() {
 				t.Errorf("Decide on the resumed result changes the pod: %+v", d)
+			}
+		})
+	}
+}
+
+// TestMixedIsPlacedOffOLTPNodes: the decision for a mixed database, made on the pod, gives it
+// the type the scheduler plugin and the rebalancer read (pkg/workloadtype, their one definition):
+// olap, so a node of OLTP databases (or one labelled oltp) is of the other type to it (Required
+// mode filters it out, Preferred mode scores it lowest, the rebalancer moves it off), and on its
+// node it counts as olap, not as nothing. Before, it was left untyped: placed anywhere, OLTP
+// nodes included.
+func TestMixedIsPlacedOffOLTPNodes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pod  *corev1.Pod
+	}{
+		{"never labelled", newPod("p").pod},
+		{"labelled oltp by the classifier", classifiedAs("oltp").pod},
+		{"labelled olap by the classifier", classifiedAs("olap").pod},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := tc.pod
+			d := Decide(pod, result(classifier.Mixed, 0.9))
+			if d.SetLabel != "" {
+				pod.Labels[apis.LabelWorkloadType] = d.SetLabel
+			}
+			for k, v := range d.Annotations {
+				pod.Annotations[k] = v
+			}
+			typ, err := workloadtype.OfPod(pod)
+			if err != nil || typ != workloadtype.OLAP {
+				t.Fatalf("the mixed pod's type is %v (%v), want olap", typ, err)
+			}
+			if got := workloadtype.Resident(pod); got != workloadtype.OLAP {
+				t.Errorf("resident as %v, want olap", got)
+			}
+			oltpNode := workloadtype.ClassifyNode(workloadtype.None, workloadtype.Counts{OLTP: 3}, 51)
+			for _, node := range []workloadtype.NodeType{oltpNode, workloadtype.ClassifyNode(workloadtype.OLTP, workloadtype.Counts{}, 51)} {
+				if got := workloadtype.RelationOf(typ, node); got != workloadtype.OtherType {
+					t.Errorf("an %v node is %v to the mixed pod, want %v", node, got, workloadtype.OtherType)
+				}
+			}
+			if got := OwnershipOf(pod); got != OwnedByClassifier {
+				t.Errorf("ownership %s after the decision, want %s: the classifier must be able to relabel it", got, OwnedByClassifier)
+			}
+			if got := pod.Annotations[apis.AnnotationWorkloadMeasured]; got != apis.WorkloadMixed {
+				t.Errorf("measured %q, want mixed", got)
 			}
 		})
 	}

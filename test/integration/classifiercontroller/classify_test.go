@@ -29,11 +29,7 @@ func testLabelsDatabasePods(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	c := newDBCase(ctx, t, "classify")
-	c.createSecret(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "tls-1-ca", Namespace: c.ns},
-		Data:       map[string][]byte{}, // filled in below, once the server has made its CA
-	})
-	c.grantSecret(ctx, "tls-1-ca")
+	c.newCASecret(ctx, "tls-1-ca") // filled in below, once the server has made its CA
 	pods := c.createPods(ctx,
 		podSpec{name: "oltp-1"},
 		podSpec{name: "olap-1"},
@@ -50,14 +46,7 @@ func testLabelsDatabasePods(t *testing.T) {
 	loaded["olap-1"] = time.Now()
 	c.startDatabase(ctx, pods["declared-1"], scenario.DatabaseOptions{Workload: scenario.WorkloadOLTP})
 	tls := c.startDatabase(ctx, pods["tls-1"], scenario.DatabaseOptions{Workload: scenario.WorkloadOLTP, TLSNames: []string{"app-rw"}})
-	caSecret, err := cluster.Client().CoreV1().Secrets(c.ns).Get(ctx, "tls-1-ca", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	caSecret.Data = map[string][]byte{"ca.crt": tls.Server.CAPEM()}
-	if _, err := cluster.Client().CoreV1().Secrets(c.ns).Update(ctx, caSecret, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	c.giveCA(ctx, "tls-1-ca", tls)
 	loaded["tls-1"] = time.Now() // and its CA given
 	t.Logf("servers up and loaded after %v", time.Since(start).Round(time.Second))
 

@@ -8,6 +8,7 @@ package classifiercontroller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -127,11 +128,36 @@ func (c *dbCase) grantSecret(ctx context.Context, name string) {
 	}
 }
 
+// newCASecret creates an empty Secret, granted to the classifier, to hold a server's CA once the
+// server made it (giveCA): a pod annotated likewise.dev/postgres-ca-secret=name is sampled over
+// TLS with verify-full.
+func (c *dbCase) newCASecret(ctx context.Context, name string) {
+	c.t.Helper()
+	c.createSecret(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: c.ns}})
+	c.grantSecret(ctx, name)
+}
+
+// giveCA puts d's CA into the Secret newCASecret made.
+func (c *dbCase) giveCA(ctx context.Context, name string, d *scenario.Database) {
+	c.t.Helper()
+	secret, err := cluster.Client().CoreV1().Secrets(c.ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	secret.Data = map[string][]byte{"ca.crt": d.Server.CAPEM()}
+	if _, err := cluster.Client().CoreV1().Secrets(c.ns).Update(ctx, secret, metav1.UpdateOptions{}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
 // podSpec is a CloudNativePG-style instance pod of cluster "app", bound to the case's node.
 type podSpec struct {
 	name        string
 	labels      map[string]string
 	annotations map[string]string
+	// selector, when set, replaces the CloudNativePG labels: a pod that the package's classifier
+	// does not select, for a classifier of its own.
+	selector map[string]string
 }
 
 func (c *dbCase) createPods(ctx context.Context, specs ...podSpec) map[string]*corev1.Pod {
@@ -139,6 +165,9 @@ func (c *dbCase) createPods(ctx context.Context, specs ...podSpec) map[string]*c
 	var names []string
 	for _, s := range specs {
 		lbls := map[string]string{"cnpg.io/cluster": "app", "cnpg.io/podRole": "instance", "cnpg.io/instanceRole": "primary"}
+		if s.selector != nil {
+			lbls = maps.Clone(s.selector)
+		}
 		for k, v := range s.labels {
 			lbls[k] = v
 		}
@@ -165,7 +194,7 @@ func (c *dbCase) createPods(ctx context.Context, specs ...podSpec) map[string]*c
 // case's, and stops it when the test ends (after its pod).
 func (c *dbCase) startDatabase(ctx context.Context, pod *corev1.Pod, opts scenario.DatabaseOptions) *scenario.Database {
 	c.t.Helper()
-	if opts.Workload == scenario.WorkloadOLAP {
+	if opts.Workload == scenario.WorkloadOLAP || opts.Workload == scenario.WorkloadMixed {
 		opts.ScriptDir = c.t.TempDir()
 	}
 	d, err := scenario.StartDatabase(ctx, pod, opts)

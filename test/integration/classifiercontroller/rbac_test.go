@@ -24,6 +24,7 @@ func TestClassifier(t *testing.T) {
 		t.Run("LabelsDatabasePods", func(t *testing.T) { t.Parallel(); testLabelsDatabasePods(t) })
 		t.Run("FailuresLeaveLabelsAlone", func(t *testing.T) { t.Parallel(); testFailuresLeaveLabelsAlone(t) })
 		t.Run("TypeFollowsTheWorkload", func(t *testing.T) { t.Parallel(); testTypeFollowsTheWorkload(t) })
+		t.Run("MixedIsPlacedAsOLAP", func(t *testing.T) { t.Parallel(); testMixedIsPlacedAsOLAP(t) })
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

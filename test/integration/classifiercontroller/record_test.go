@@ -24,51 +24,14 @@ func testTypeFollowsTheWorkload(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	c := newDBCase(ctx, t, "record")
-	labels := map[string]string{"cnpg.io/cluster": "rec", "cnpg.io/podRole": "instance", "app": "rec"}
-	sts := &appsv1.StatefulSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "rec", Namespace: c.ns},
-		Spec: appsv1.StatefulSetSpec{
-			Replicas: new(int32(1)),
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "rec"}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					NodeName:   c.node,
-					Containers: []corev1.Container{{Name: "postgres", Image: scenario.PodImage}},
-				},
-			},
-		},
-	}
-	statefulSets := cluster.Client().AppsV1().StatefulSets(c.ns)
-	if _, err := statefulSets.Create(ctx, sts, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	// The StatefulSet controller creates the pod; WaitRunning wants it to exist.
-	c.waitPod(ctx, "rec-0", time.Minute, "created by the StatefulSet", func(*corev1.Pod) bool { return true })
-	pods, err := scenario.WaitRunning(ctx, cluster.Client(), c.ns, []string{"rec-0"}, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := pods["rec-0"]
+	first := c.createStatefulSet(ctx, "rec", nil)
 	c.startDatabase(ctx, first, scenario.DatabaseOptions{Workload: scenario.WorkloadOLTP})
 
 	classified := c.waitPod(ctx, "rec-0", labelTimeout, "labelled oltp by sampling", labelIs(apis.WorkloadOLTP))
 	checkClassified(t, classified, apis.WorkloadOLTP)
-	var record map[string]string
-	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		s, err := statefulSets.Get(ctx, "rec", metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		record = map[string]string{
-			apis.AnnotationWorkloadTypeRecord: s.Annotations[apis.AnnotationWorkloadTypeRecord],
-			apis.AnnotationWorkloadTypeSource: s.Annotations[apis.AnnotationWorkloadTypeSource],
-		}
-		return record[apis.AnnotationWorkloadTypeRecord] != "", nil
-	})
 	want := map[string]string{apis.AnnotationWorkloadTypeRecord: apis.WorkloadOLTP, apis.AnnotationWorkloadTypeSource: apis.WorkloadTypeSourceClassifier}
-	if diff := cmp.Diff(want, record); err != nil || diff != "" {
-		t.Fatalf("record on StatefulSet %s/rec (-want,+got):\n%s\n%v", c.ns, diff, err)
+	if diff := cmp.Diff(want, c.recordOn(ctx, "rec")); diff != "" {
+		t.Fatalf("record on StatefulSet %s/rec (-want,+got):\n%s", c.ns, diff)
 	}
 	if e := c.waitEvent(ctx, classified, "WorkloadTypeRecorded", 30*time.Second); e.Note != "recorded workload type oltp on StatefulSet "+c.ns+"/rec" {
 		t.Errorf("WorkloadTypeRecorded note %q", e.Note)
@@ -100,4 +63,57 @@ func testTypeFollowsTheWorkload(t *testing.T) {
 			t.Errorf("the replacement was labelled by sampling too: %+v", e)
 		}
 	}
+}
+
+// createStatefulSet creates a one-replica StatefulSet of CloudNativePG-style instance pods of
+// cluster name, bound to the case's node and annotated with annotations, and returns its pod
+// once it runs.
+func (c *dbCase) createStatefulSet(ctx context.Context, name string, annotations map[string]string) *corev1.Pod {
+	c.t.Helper()
+	labels := map[string]string{"cnpg.io/cluster": name, "cnpg.io/podRole": "instance", "app": name}
+	sts := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: c.ns},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas: new(int32(1)),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annotations},
+				Spec: corev1.PodSpec{
+					NodeName:   c.node,
+					Containers: []corev1.Container{{Name: "postgres", Image: scenario.PodImage}},
+				},
+			},
+		},
+	}
+	if _, err := cluster.Client().AppsV1().StatefulSets(c.ns).Create(ctx, sts, metav1.CreateOptions{}); err != nil {
+		c.t.Fatal(err)
+	}
+	// The StatefulSet controller creates the pod; WaitRunning wants it to exist.
+	c.waitPod(ctx, name+"-0", time.Minute, "created by the StatefulSet", func(*corev1.Pod) bool { return true })
+	pods, err := scenario.WaitRunning(ctx, cluster.Client(), c.ns, []string{name + "-0"}, time.Minute)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return pods[name+"-0"]
+}
+
+// recordOn waits for the classifier's record on StatefulSet name and returns its type and source.
+func (c *dbCase) recordOn(ctx context.Context, name string) map[string]string {
+	c.t.Helper()
+	var record map[string]string
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		s, err := cluster.Client().AppsV1().StatefulSets(c.ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		record = map[string]string{
+			apis.AnnotationWorkloadTypeRecord: s.Annotations[apis.AnnotationWorkloadTypeRecord],
+			apis.AnnotationWorkloadTypeSource: s.Annotations[apis.AnnotationWorkloadTypeSource],
+		}
+		return record[apis.AnnotationWorkloadTypeRecord] != "", nil
+	})
+	if err != nil {
+		c.t.Errorf("no record on StatefulSet %s/%s: %v", c.ns, name, err)
+	}
+	return record
 }
