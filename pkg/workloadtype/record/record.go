@@ -60,9 +60,9 @@ func Record(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, t
 	})
 }
 
-// Clear removes the records on what outlives pod that source wrote (the classifier clears its
-// own when it finds a database mixed) and returns the objects it changed. Records written by
-// anyone else are kept.
+// Clear removes the records on what outlives pod that source wrote and returns the objects it
+// changed. Records written by anyone else are kept. (The classifier no longer clears its record
+// for a mixed database: it records olap, the type its label shows.)
 func Clear(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, source string) ([]string, error) {
 	return apply(ctx, client, pod, func(obj metav1.Object) map[string]any {
 		a := obj.GetAnnotations()
