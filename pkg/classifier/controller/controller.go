@@ -254,7 +254,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	if db.sampler == nil || db.target != target || db.version != creds.Version {
 		if db.sampler != nil && db.target == target {
-			logger.V(2).Info("Credentials changed; connecting again", "from", db.version, "to", creds.Version)
+			logger.V(2).Info("Credentials changed; connecting again", "pod", klog.KObj(pod), "from", db.version, "to", creds.Version)
 		}
 		if f, err := c.connect(attemptCtx, pod, db, target, creds); err != nil {
 			c.failed(ctx, key, pod, db, f, err)
@@ -452,7 +452,7 @@ func (c *Controller) connect(ctx context.Context, pod *corev1.Pod, db *database,
 		if t.SSLMode == pgstats.SSLModeDisable {
 			note = fmt.Sprintf("sslmode=%s by annotation %s: not encrypted; the monitoring role's password and the statistics cross the network in plaintext", t.SSLMode, apis.AnnotationPostgresSSLMode)
 		}
-		klog.FromContext(ctx).Info("Connecting without verifying the server, as the pod's annotation asks", "sslmode", t.SSLMode, "target", cc.String())
+		klog.FromContext(ctx).Info("Connecting without verifying the server, as the pod's annotation asks", "pod", klog.KObj(pod), "sslmode", t.SSLMode, "target", cc.String())
 		c.recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonInsecureConnection, actionSample, "%s", note)
 		db.announced = t.SSLMode
 	}

@@ -31,10 +31,11 @@ func testLabelsDatabasePods(t *testing.T) {
 	c := newDBCase(ctx, t, "classify")
 	c.newCASecret(ctx, "tls-1-ca") // filled in below, once the server has made its CA
 	pods := c.createPods(ctx,
-		podSpec{name: "oltp-1"},
-		podSpec{name: "olap-1"},
+		// Their servers run without TLS: the pods opt into plaintext.
+		podSpec{name: "oltp-1", annotations: plaintext()},
+		podSpec{name: "olap-1", annotations: plaintext()},
 		// A person declared olap; the database runs OLTP.
-		podSpec{name: "declared-1", labels: map[string]string{apis.LabelWorkloadType: apis.WorkloadOLAP}},
+		podSpec{name: "declared-1", labels: map[string]string{apis.LabelWorkloadType: apis.WorkloadOLAP}, annotations: plaintext()},
 		// TLS: the server's certificate names app-rw (CloudNativePG's -rw service), not the pod IP.
 		podSpec{name: "tls-1", annotations: map[string]string{apis.AnnotationPostgresCASecret: "tls-1-ca"}},
 	)

@@ -34,21 +34,18 @@ func testFailuresLeaveLabelsAlone(t *testing.T) {
 	// change it): olap, while the databases that run at all run OLTP or nothing.
 	owned := map[string]string{apis.LabelWorkloadType: apis.WorkloadOLAP}
 	ownedAnnotations := func(extra map[string]string) map[string]string {
-		a := map[string]string{
+		// The servers run without TLS: the pods opt into plaintext.
+		return plaintext(map[string]string{
 			apis.AnnotationWorkloadTypeSource: apis.WorkloadTypeSourceClassifier,
 			apis.AnnotationWorkloadMeasured:   apis.WorkloadOLAP,
-		}
-		for k, v := range extra {
-			a[k] = v
-		}
-		return a
+		}, extra)
 	}
 	pods := c.createPods(ctx,
 		podSpec{name: "unreachable-1", labels: owned, annotations: ownedAnnotations(nil)},
 		podSpec{name: "wrongpw-1", labels: owned, annotations: ownedAnnotations(map[string]string{apis.AnnotationPostgresCredentials: "wrong-password"})},
 		podSpec{name: "notgranted-1", labels: owned, annotations: ownedAnnotations(map[string]string{apis.AnnotationPostgresCredentials: "not-granted"})},
 		podSpec{name: "noprivs-1", labels: owned, annotations: ownedAnnotations(nil)},
-		podSpec{name: "healthy-1"},
+		podSpec{name: "healthy-1", annotations: plaintext()},
 	)
 	before := map[string]*corev1.Pod{}
 	for name, p := range pods {

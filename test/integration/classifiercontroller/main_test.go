@@ -39,6 +39,7 @@ var classifierArgs = []string{
 	"--min-dwell=8s",
 	"--query-timeout=3s",
 	"--max-backoff=4s",
+	"--credentials-refresh=2s",
 	"--workers=4",
 	"--v=4",
 }

@@ -24,7 +24,7 @@ func testTypeFollowsTheWorkload(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	c := newDBCase(ctx, t, "record")
-	first := c.createStatefulSet(ctx, "rec", nil)
+	first := c.createStatefulSet(ctx, "rec", plaintext()) // its server runs without TLS
 	c.startDatabase(ctx, first, scenario.DatabaseOptions{Workload: scenario.WorkloadOLTP})
 
 	classified := c.waitPod(ctx, "rec-0", labelTimeout, "labelled oltp by sampling", labelIs(apis.WorkloadOLTP))
