@@ -73,7 +73,9 @@ func demoDatabases(ctx context.Context, c *localcluster.Cluster) error {
 	// gives three of each kind per node, as kube-scheduler's default profile leaves them.
 	var names []string
 	for _, d := range dbs {
-		w := scenario.DatabaseWorkload{Name: d.Pod.Name, Kind: "StatefulSet", Replicas: 1, CPU: d.Pod.CPU, Memory: d.Pod.Memory, Labels: d.Pod.Labels}
+		// The demo's servers run without TLS: their pods opt into plaintext, as a user must.
+		w := scenario.DatabaseWorkload{Name: d.Pod.Name, Kind: "StatefulSet", Replicas: 1, CPU: d.Pod.CPU, Memory: d.Pod.Memory, Labels: d.Pod.Labels,
+			Annotations: map[string]string{apis.AnnotationPostgresSSLMode: apis.SSLModeDisable}}
 		if err := k.CreateWorkload(ctx, c, scenario.ProfileLikewise, w); err != nil {
 			return err
 		}
