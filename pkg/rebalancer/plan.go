@@ -35,6 +35,7 @@ const (
 const (
 	ReasonEvicting             = "Evicting"             // evicted (or, in dry-run, would be)
 	ReasonWaitingForCapacity   = "WaitingForCapacity"   // no node of its type (or free) would take it
+	ReasonSchedulerPrefersNode = "SchedulerPrefersNode" // one would, but the scheduler's other scores (its workload's spreading, affinities) prefer a node where the move would not help
 	ReasonSchedulerUnavailable = "SchedulerUnavailable" // the replacement's scheduler holds no fresh lease
 	ReasonLimitReached         = "LimitReached"         // a per-cycle, per-node, per-namespace or rate limit
 	ReasonNodeBusy             = "NodeBusy"             // another move in flight involves its node or target
@@ -206,8 +207,8 @@ func (p *planner) simulate(ctx context.Context, d *Decision, decide func(Action,
 	}
 	d.Targets = placement.Best
 	if slices.Contains(placement.Best, pod.Spec.NodeName) {
-		decide(Wait, ReasonWaitingForCapacity, "the scheduler would put the replacement back on %s (best: %s): no node of its type has room",
-			pod.Spec.NodeName, strings.Join(placement.Best, ", "))
+		p.waitNoBetterBest(d, decide, view, placement, fmt.Sprintf("the scheduler would put the replacement back on %s (best: %s)",
+			pod.Spec.NodeName, strings.Join(placement.Best, ", ")))
 		return
 	}
 	var worse []string
@@ -217,8 +218,8 @@ func (p *planner) simulate(ctx context.Context, d *Decision, decide func(Action,
 		}
 	}
 	if len(worse) > 0 {
-		decide(Wait, ReasonWaitingForCapacity, "the scheduler's best nodes include %s, where the move would not lower mixing: no node of its type has room",
-			strings.Join(worse, ", "))
+		p.waitNoBetterBest(d, decide, view, placement, fmt.Sprintf("the scheduler's best nodes include %s, where the move would not lower mixing",
+			strings.Join(worse, ", ")))
 		return
 	}
 	for _, n := range placement.Best {
@@ -233,6 +234,26 @@ func (p *planner) simulate(ctx context.Context, d *Decision, decide func(Action,
 	}
 	decide(Evict, ReasonEvicting, "%s pod on %s node %s; the scheduler would place its replacement on %s",
 		d.Type, view.States[pod.Spec.NodeName].Type(p.majority), pod.Spec.NodeName, strings.Join(placement.Best, " or "))
+}
+
+// waitNoBetterBest decides Wait for a pod whose replacement the scheduler would not place where
+// it lowers the mixing, saying why: no feasible node would (WaitingForCapacity), or some would,
+// and the scheduler's other scores prefer another (SchedulerPrefersNode): its workload's own
+// spreading wins over the type, by design (docs/design.md).
+func (p *planner) waitNoBetterBest(d *Decision, decide func(Action, string, string, ...any), view *View, placement Placement, what string) {
+	from := d.Pod.Spec.NodeName
+	var better []string
+	for _, n := range placement.Feasible {
+		if n != from && view.moveDelta(d.Type, from, n) < 0 {
+			better = append(better, n)
+		}
+	}
+	if len(better) == 0 {
+		decide(Wait, ReasonWaitingForCapacity, "%s: no node of its type has room", what)
+		return
+	}
+	decide(Wait, ReasonSchedulerPrefersNode, "%s, though %s would take it and lower mixing: the scheduler's other scores (its workload's spreading, its affinities) weigh more",
+		what, strings.Join(better, ", "))
 }
 
 // lockedNodes are the nodes that moves in flight leave or go to.

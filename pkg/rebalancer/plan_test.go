@@ -220,6 +220,17 @@ func TestPlanSafety(t *testing.T) {
 			// n2 is an OLTP node with one pod: the emptiest node, where p would add to mixing.
 			h.pods = append(h.pods[:3], makePod("c1", "n2", oltp))
 		}, want: waitP(ReasonWaitingForCapacity, "n2"), wantMessage: "the scheduler's best nodes include n2, where the move would not lower mixing"},
+		{name: "the scheduler's other scores prefer its own node", popts: []podOpt{func(p *v1.Pod) {
+			p.Spec.Affinity = &v1.Affinity{NodeAffinity: &v1.NodeAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []v1.PreferredSchedulingTerm{{
+				Weight: 100, Preference: v1.NodeSelectorTerm{MatchExpressions: []v1.NodeSelectorRequirement{
+					{Key: v1.LabelHostname, Operator: v1.NodeSelectorOpIn, Values: []string{"n1"}}}},
+			}}}}
+		}}, setup: func(h *harness) {
+			// n2, the OLAP node, would take p and lower the mixing, but p prefers n1 and n2 is
+			// tainted PreferNoSchedule: NodeAffinity and TaintToleration match the type, and the
+			// scheduler could put the replacement back where it is.
+			h.nodes[1].Spec.Taints = []v1.Taint{{Key: "maintenance", Effect: v1.TaintEffectPreferNoSchedule}}
+		}, want: waitP(ReasonSchedulerPrefersNode, "n1", "n2"), wantMessage: "though n2 would take it and lower mixing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
