@@ -92,13 +92,5 @@ func TestGuards(t *testing.T) {
 
 func waitDecisions(ctx context.Context, t *testing.T, r *scenario.Rebalancer, reason string, n float64) {
 	t.Helper()
-	var got float64
-	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		text, err := r.Metrics(ctx)
-		got = metricValue(text, `likewise_rebalancer_decisions_total{result="`+reason+`"}`)
-		return err == nil && got >= n, nil
-	})
-	if err != nil {
-		t.Fatalf("%v decisions %s, want at least %v: %v", got, reason, n, err)
-	}
+	waitMetric(ctx, t, r, `likewise_rebalancer_decisions_total{result="`+reason+`"}`, n)
 }

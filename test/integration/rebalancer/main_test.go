@@ -35,7 +35,11 @@ import (
 	"github.com/likewise-dev/likewise/test/scenario"
 )
 
-var cluster *localcluster.Cluster
+var (
+	cluster *localcluster.Cluster
+	// classifierProc is the classifier every test shares.
+	classifierProc *scenario.Classifier
+)
 
 // Flags of every rebalancer under test: fast cycles, no minimum age, short cooldowns.
 var rebalancerArgs = []string{
@@ -64,7 +68,8 @@ func TestMain(m *testing.M) {
 		}
 		// The classifier labels database pods from their workload's record as soon as they
 		// appear; it cannot sample them (no PostgreSQL runs on these pods), which changes no label.
-		_, err := scenario.StartClassifier(ctx, c, "--interval=1s", "--window=4s", "--max-backoff=4s", "--v=2")
+		var err error
+		classifierProc, err = scenario.StartClassifier(ctx, c, "--interval=1s", "--window=4s", "--max-backoff=4s", "--v=2")
 		return err
 	})
 }

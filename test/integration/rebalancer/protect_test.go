@@ -3,6 +3,7 @@ package rebalancer
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -21,19 +22,22 @@ import (
 	"github.com/likewise-dev/likewise/test/scenario"
 )
 
-// TestPodDisruptionBudget: the study's start, with a PodDisruptionBudget that allows oltp-a no
-// disruption. oltp-a's pods stay, with an EvictionBlocked Event once the rebalancer tries; every
-// other workload is separated.
+// TestPodDisruptionBudget: the study's start, with a PodDisruptionBudget that allows oltp-a and
+// oltp-b (one pod on each node) no disruption. Their pods stay, the one on the node that becomes
+// the OLAP node with an EvictionBlocked Event once the rebalancer tries; every other workload is
+// separated.
 func TestPodDisruptionBudget(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	c := newCase(ctx, t, "pdb", "8", "8")
 	c.setUpStudy(ctx)
+	budgeted := []string{"oltp-a", "oltp-b"}
 	pdb := &policyv1.PodDisruptionBudget{
-		ObjectMeta: metav1.ObjectMeta{Name: "oltp-a", Namespace: c.Namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: "oltp-ab", Namespace: c.Namespace},
 		Spec: policyv1.PodDisruptionBudgetSpec{
 			MinAvailable: ptr.To(intstr.FromInt32(2)),
-			Selector:     &metav1.LabelSelector{MatchLabels: map[string]string{"app": "oltp-a"}},
+			Selector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: budgeted}}},
 		},
 	}
 	if _, err := cluster.Client().PolicyV1().PodDisruptionBudgets(c.Namespace).Create(ctx, pdb, metav1.CreateOptions{}); err != nil {
@@ -49,13 +53,13 @@ func TestPodDisruptionBudget(t *testing.T) {
 	}
 	protected := map[string]string{}
 	for _, p := range c.pods(ctx) {
-		if p.Labels["app"] == "oltp-a" {
+		if slices.Contains(budgeted, p.Labels["app"]) {
 			protected[p.Name] = string(p.UID)
 		}
 	}
 
 	startRebalancer(ctx, t)
-	// The end: only one oltp-a pod is left on the other type's node (mixing 1).
+	// The end: only one budgeted pod is left on the other type's node (mixing 1).
 	var end state
 	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
 		end = c.state(ctx)
@@ -71,17 +75,17 @@ func TestPodDisruptionBudget(t *testing.T) {
 	now := map[string]string{}
 	blocked := 0
 	for _, p := range c.pods(ctx) {
-		if p.Labels["app"] != "oltp-a" {
+		if !slices.Contains(budgeted, p.Labels["app"]) {
 			continue
 		}
 		now[p.Name] = string(p.UID)
 		blocked += len(rebalancerEvents(ctx, t, p)[rebalancer.ReasonEvictionBlocked])
 	}
 	if diff := cmp.Diff(protected, now); diff != "" {
-		t.Errorf("oltp-a's pods were replaced despite their budget (-before,+now):\n%s", diff)
+		t.Errorf("budgeted pods were replaced despite their budget (-before,+now):\n%s", diff)
 	}
 	if blocked == 0 {
-		t.Error("no EvictionBlocked Event on oltp-a's pods")
+		t.Error("no EvictionBlocked Event on the budgeted pods")
 	}
 }
 

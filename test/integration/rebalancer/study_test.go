@@ -15,16 +15,21 @@ import (
 	"github.com/likewise-dev/likewise/test/scenario"
 )
 
-// studyWorkloads are the study's twelve databases as workloads: three OLTP StatefulSets and three
-// OLAP Deployments of two replicas, one CPU and 2Gi each. Created untyped, one after the other,
-// each workload's replicas are spread one per node by the scheduler's default spreading, so each
-// node ends with three of each kind: the study's starting point, as kube-scheduler leaves it.
+// studyWorkloads are the study's twelve databases, each its own workload of one pod (1 CPU,
+// 2Gi), as the study's twelve containers were twelve databases: six OLTP StatefulSets and six
+// OLAP Deployments. Created untyped, one after the other, in pairs of one type, each pair is
+// split over the two nodes by kube-scheduler's resource scoring (the second pod of a pair goes to
+// the emptier node), so each node ends with three of each kind: the study's starting point, as
+// kube-scheduler leaves it.
 func studyWorkloads() []scenario.DatabaseWorkload {
 	var out []scenario.DatabaseWorkload
-	for _, s := range []string{"a", "b", "c"} {
-		out = append(out,
-			scenario.DatabaseWorkload{Name: "oltp-" + s, Kind: "StatefulSet", Replicas: 2, CPU: "1", Memory: "2Gi"},
-			scenario.DatabaseWorkload{Name: "olap-" + s, Kind: "Deployment", Replicas: 2, CPU: "1", Memory: "2Gi"})
+	for _, pair := range [][2]string{{"a", "b"}, {"c", "d"}, {"e", "f"}} {
+		for _, s := range pair {
+			out = append(out, scenario.DatabaseWorkload{Name: "oltp-" + s, Kind: "StatefulSet", Replicas: 1, CPU: "1", Memory: "2Gi"})
+		}
+		for _, s := range pair {
+			out = append(out, scenario.DatabaseWorkload{Name: "olap-" + s, Kind: "Deployment", Replicas: 1, CPU: "1", Memory: "2Gi"})
+		}
 	}
 	return out
 }
