@@ -106,37 +106,20 @@ func (p *planner) plan(ctx context.Context, view *View, now time.Time, scheduler
 	}()
 	var out []Decision
 	for i, pod := range candidates {
-		d := Decision{Pod: pod, Type: workloadtype.Resident(pod)}
-		key := p.workloadOf(pod)
-		d.Workload = key
-		decide := func(a Action, reason, format string, args ...any) {
-			d.Action, d.Reason, d.Message = a, reason, fmt.Sprintf(format, args...)
-		}
-		switch b := p.movable.check(pod, view.Pods); {
-		case b != nil:
-			decide(Keep, b.Reason, "%s", b.Message)
-		case !old(pod.CreationTimestamp.Time, now, p.cfg.MinPodAge):
-			decide(Wait, ReasonTooYoung, "pod is younger than --min-pod-age (%v)", p.cfg.MinPodAge)
-		case !typeSettled(pod, now, p.cfg.MinPodAge):
-			decide(Wait, ReasonTooYoung, "its type was classified less than --min-pod-age (%v) ago", p.cfg.MinPodAge)
-		case p.mem.evicted[pod.UID] != time.Time{}:
-			decide(Wait, ReasonAlreadyEvicted, "this pod was evicted at %s and is still here", p.mem.evicted[pod.UID].Format(time.RFC3339))
-		case moving.Has(key):
-			decide(Wait, ReasonWorkloadUnavailable, "another pod of %s is moved in this cycle: at most one unavailable at a time", key)
-		default:
-			p.limits(&d, decide, key, view, now, locked)
-		}
+		d := Decision{Pod: pod, Type: workloadtype.Resident(pod), Workload: p.workloadOf(pod)}
+		key := d.Workload
+		p.check(&d, view, now, moving, locked)
 		if d.Action == "" && (evictions >= p.cfg.MaxEvictionsPerCycle || rate+evictions >= p.cfg.MaxEvictionsPerMinute ||
 			perNode[pod.Spec.NodeName] >= p.cfg.MaxEvictionsPerNode || perNamespace[pod.Namespace] >= p.cfg.MaxEvictionsPerNamespace) {
-			decide(Wait, ReasonLimitReached, "eviction limits reached for this cycle (per cycle %d, per node %d, per namespace %d, per minute %d)",
+			d.set(Wait, ReasonLimitReached, "eviction limits reached for this cycle (per cycle %d, per node %d, per namespace %d, per minute %d)",
 				p.cfg.MaxEvictionsPerCycle, p.cfg.MaxEvictionsPerNode, p.cfg.MaxEvictionsPerNamespace, p.cfg.MaxEvictionsPerMinute)
 		}
 		if d.Action == "" && simulated >= p.cfg.MaxSimulationsPerCycle {
-			decide(Wait, ReasonLimitReached, "simulation budget of this cycle spent (--max-simulations-per-cycle %d); next cycle", p.cfg.MaxSimulationsPerCycle)
+			d.set(Wait, ReasonLimitReached, "simulation budget of this cycle spent (--max-simulations-per-cycle %d); next cycle", p.cfg.MaxSimulationsPerCycle)
 		}
 		if d.Action == "" {
 			simulated, next = simulated+1, i+1
-			p.simulate(ctx, &d, decide, view, schedulerAlive, leaseMsg, locked)
+			p.simulate(ctx, &d, view, schedulerAlive, leaseMsg, locked)
 		}
 		if d.Action == Evict {
 			evictions++
@@ -174,40 +157,67 @@ func (p *planner) plan(ctx context.Context, view *View, now time.Time, scheduler
 	return out
 }
 
-func (p *planner) limits(d *Decision, decide func(Action, string, string, ...any), key string, view *View, now time.Time, locked sets.Set[string]) {
+// check runs the checks of one misplaced pod that come before the cycle's limits and the
+// simulation, in the order a cycle runs them: the safety checks (Keep), the pod's and its type's
+// age, this very pod evicted already, another pod of its workload moved in this cycle, and the
+// workload's limits. It leaves d.Action empty when none stops the pod.
+func (p *planner) check(d *Decision, view *View, now time.Time, moving, locked sets.Set[string]) {
+	pod, key := d.Pod, d.Workload
+	switch b := p.movable.check(pod, view.Pods); {
+	case b != nil:
+		d.set(Keep, b.Reason, "%s", b.Message)
+	case !old(pod.CreationTimestamp.Time, now, p.cfg.MinPodAge):
+		d.set(Wait, ReasonTooYoung, "pod is younger than --min-pod-age (%v)", p.cfg.MinPodAge)
+	case !typeSettled(pod, now, p.cfg.MinPodAge):
+		d.set(Wait, ReasonTooYoung, "its type was classified less than --min-pod-age (%v) ago", p.cfg.MinPodAge)
+	case p.mem.evicted[pod.UID] != time.Time{}:
+		d.set(Wait, ReasonAlreadyEvicted, "this pod was evicted at %s and is still here", p.mem.evicted[pod.UID].Format(time.RFC3339))
+	case moving.Has(key):
+		d.set(Wait, ReasonWorkloadUnavailable, "another pod of %s is moved in this cycle: at most one unavailable at a time", key)
+	default:
+		p.limits(d, key, view, now, locked)
+	}
+}
+
+// set decides d.
+func (d *Decision) set(a Action, reason, format string, args ...any) {
+	d.Action, d.Reason, d.Message = a, reason, fmt.Sprintf(format, args...)
+}
+
+func (p *planner) limits(d *Decision, key string, view *View, now time.Time, locked sets.Set[string]) {
 	w := p.mem.workloads[key]
 	pod := d.Pod
 	switch {
 	case w != nil && w.inFlight != nil:
-		decide(Wait, ReasonWorkloadUnavailable, "a move of %s (pod %s) is in flight", key, w.inFlight.pod)
+		d.set(Wait, ReasonWorkloadUnavailable, "a move of %s (pod %s) is in flight", key, w.inFlight.pod)
 	case !p.workloadAvailable(pod, view):
-		decide(Wait, ReasonWorkloadUnavailable, "another pod of %s is not ready: at most one unavailable at a time", key)
+		d.set(Wait, ReasonWorkloadUnavailable, "another pod of %s is not ready: at most one unavailable at a time", key)
 	case w != nil && now.Before(w.backoffUntil):
-		decide(Wait, ReasonBackingOff, "%s backs off until %s", key, w.backoffUntil.UTC().Format(time.RFC3339))
+		d.set(Wait, ReasonBackingOff, "%s backs off until %s", key, w.backoffUntil.UTC().Format(time.RFC3339))
 	case w != nil && !w.lastDone.IsZero() && now.Sub(w.lastDone) < p.cfg.WorkloadCooldown:
-		decide(Wait, ReasonCooldown, "%s moved at %s; --workload-cooldown is %v", key, w.lastDone.UTC().Format(time.RFC3339), p.cfg.WorkloadCooldown)
+		d.set(Wait, ReasonCooldown, "%s moved at %s; --workload-cooldown is %v", key, w.lastDone.UTC().Format(time.RFC3339), p.cfg.WorkloadCooldown)
 	case w != nil && len(w.moves) >= p.cfg.MaxMovesPerWorkload:
-		decide(Wait, ReasonTooManyMoves, "%s moved %d times within --move-window (%v)", key, len(w.moves), p.cfg.MoveWindow)
+		d.set(Wait, ReasonTooManyMoves, "%s moved %d times within --move-window (%v)", key, len(w.moves), p.cfg.MoveWindow)
 	case locked.Has(pod.Spec.NodeName):
-		decide(Wait, ReasonNodeBusy, "another move involves node %s", pod.Spec.NodeName)
+		d.set(Wait, ReasonNodeBusy, "another move involves node %s", pod.Spec.NodeName)
 	}
 }
 
 // simulate asks the scheduler's own plugins where the replacement would go, and decides.
-func (p *planner) simulate(ctx context.Context, d *Decision, decide func(Action, string, string, ...any), view *View, schedulerAlive bool, leaseMsg string, locked sets.Set[string]) {
+func (p *planner) simulate(ctx context.Context, d *Decision, view *View, schedulerAlive bool, leaseMsg string, locked sets.Set[string]) {
 	pod := d.Pod
 	placement, err := p.place(ctx, view.Snapshot, pod)
 	if err != nil {
-		decide(Wait, ReasonSimulationFailed, "simulating the scheduler: %v", err)
+		d.set(Wait, ReasonSimulationFailed, "simulating the scheduler: %v", err)
 		return
 	}
 	if len(placement.Best) == 0 {
-		decide(Wait, ReasonWaitingForCapacity, "no node would take the replacement (%s)", placement.Unschedulable)
+		d.set(Wait, ReasonWaitingForCapacity, "no node would take the replacement (%s)", placement.Unschedulable)
 		return
 	}
 	d.Targets = placement.Best
 	if slices.Contains(placement.Best, pod.Spec.NodeName) {
-		p.waitNoBetterBest(d, decide, view, placement, fmt.Sprintf("the scheduler would put the replacement back on %s (best: %s)",
+		p.waitNoBetterBest(d, view, placement, fmt.Sprintf("the scheduler would put the replacement back on %s (best: %s)",
 			pod.Spec.NodeName, strings.Join(placement.Best, ", ")))
 		return
 	}
@@ -218,21 +228,21 @@ func (p *planner) simulate(ctx context.Context, d *Decision, decide func(Action,
 		}
 	}
 	if len(worse) > 0 {
-		p.waitNoBetterBest(d, decide, view, placement, fmt.Sprintf("the scheduler's best nodes include %s, where the move would not lower mixing",
+		p.waitNoBetterBest(d, view, placement, fmt.Sprintf("the scheduler's best nodes include %s, where the move would not lower mixing",
 			strings.Join(worse, ", ")))
 		return
 	}
 	for _, n := range placement.Best {
 		if locked.Has(n) {
-			decide(Wait, ReasonNodeBusy, "another move involves node %s", n)
+			d.set(Wait, ReasonNodeBusy, "another move involves node %s", n)
 			return
 		}
 	}
 	if !schedulerAlive {
-		decide(Wait, ReasonSchedulerUnavailable, "%s", leaseMsg)
+		d.set(Wait, ReasonSchedulerUnavailable, "%s", leaseMsg)
 		return
 	}
-	decide(Evict, ReasonEvicting, "%s pod on %s node %s; the scheduler would place its replacement on %s",
+	d.set(Evict, ReasonEvicting, "%s pod on %s node %s; the scheduler would place its replacement on %s",
 		d.Type, view.States[pod.Spec.NodeName].Type(p.majority), pod.Spec.NodeName, strings.Join(placement.Best, " or "))
 }
 
@@ -240,7 +250,7 @@ func (p *planner) simulate(ctx context.Context, d *Decision, decide func(Action,
 // it lowers the mixing, saying why: no feasible node would (WaitingForCapacity), or some would,
 // and the scheduler's other scores prefer another (SchedulerPrefersNode): its workload's own
 // spreading wins over the type, by design (docs/design.md).
-func (p *planner) waitNoBetterBest(d *Decision, decide func(Action, string, string, ...any), view *View, placement Placement, what string) {
+func (p *planner) waitNoBetterBest(d *Decision, view *View, placement Placement, what string) {
 	from := d.Pod.Spec.NodeName
 	var better []string
 	for _, n := range placement.Feasible {
@@ -249,10 +259,10 @@ func (p *planner) waitNoBetterBest(d *Decision, decide func(Action, string, stri
 		}
 	}
 	if len(better) == 0 {
-		decide(Wait, ReasonWaitingForCapacity, "%s: no node of its type has room", what)
+		d.set(Wait, ReasonWaitingForCapacity, "%s: no node of its type has room", what)
 		return
 	}
-	decide(Wait, ReasonSchedulerPrefersNode, "%s, though %s would take it and lower mixing: the scheduler's other scores (its workload's spreading, its affinities) weigh more",
+	d.set(Wait, ReasonSchedulerPrefersNode, "%s, though %s would take it and lower mixing: the scheduler's other scores (its workload's spreading, its affinities) weigh more",
 		what, strings.Join(better, ", "))
 }
 

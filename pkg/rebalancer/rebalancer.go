@@ -110,20 +110,13 @@ func New(cfg Config, sched *SchedulerConfig, client kubernetes.Interface, factor
 		r.leases = li.Lister()
 		r.synced = append(r.synced, li.Informer().HasSynced)
 	}
-	r.planner = &planner{
-		cfg:      &r.cfg,
-		majority: sched.MajorityPercent,
-		movable: &movability{
-			cfg:        &r.cfg,
-			namespaces: core.Namespaces().Lister(),
-			claims:     core.PersistentVolumeClaims().Lister(),
-			volumes:    core.PersistentVolumes().Lister(),
-		},
-		replicaSet:  factory.Apps().V1().ReplicaSets().Lister(),
-		statefulSet: factory.Apps().V1().StatefulSets().Lister(),
-		place:       sim.Place,
-		mem:         newMemory(),
-	}
+	r.planner = newPlanner(&r.cfg, sched.MajorityPercent, Listers{
+		Namespaces:   core.Namespaces().Lister(),
+		Claims:       core.PersistentVolumeClaims().Lister(),
+		Volumes:      core.PersistentVolumes().Lister(),
+		ReplicaSets:  factory.Apps().V1().ReplicaSets().Lister(),
+		StatefulSets: factory.Apps().V1().StatefulSets().Lister(),
+	}, sim.Place)
 	return r, nil
 }
 
@@ -224,11 +217,23 @@ func (r *Rebalancer) event(pod *v1.Pod, eventType, reason, action, note string) 
 func (r *Rebalancer) schedulerAlive(now time.Time) (bool, string) {
 	ns, name := r.cfg.SchedulerLeaseNamespace, r.cfg.SchedulerLeaseName
 	if r.leases == nil || name == "" {
-		return false, "no scheduler lease is configured (--scheduler-lease): the replacement's scheduler cannot be known to run"
+		return SchedulerAlive(ns, name, nil, nil, now)
 	}
 	lease, err := r.leases.Leases(ns).Get(name)
-	if err != nil {
+	return SchedulerAlive(ns, name, lease, err, now)
+}
+
+// SchedulerAlive is the rebalancer's lease check: the scheduler's lease ns/name (none configured
+// when name is ""), as read (lease, or the error reading it), must be held and renewed within its
+// duration at now. The message says what was found when it is not.
+func SchedulerAlive(ns, name string, lease *coordinationv1.Lease, err error, now time.Time) (bool, string) {
+	switch {
+	case name == "":
+		return false, "no scheduler lease is configured (--scheduler-lease): the replacement's scheduler cannot be known to run"
+	case err != nil:
 		return false, fmt.Sprintf("the scheduler's lease %s/%s: %v", ns, name, err)
+	case lease == nil:
+		return false, fmt.Sprintf("the scheduler's lease %s/%s: not found", ns, name)
 	}
 	return leaseFresh(lease, now)
 }
