@@ -2,6 +2,7 @@ package workloadtypeaffinity
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -315,7 +316,9 @@ func TestSpreadingDoesNotAllocate(t *testing.T) {
 			if s := f.pl.PreScore(ctx, state, pod, f.NodeInfos); !s.IsSuccess() {
 				t.Fatalf("PreScore: %v", s)
 			}
-			ni := f.NodeInfos[0]
+			// The snapshot lists nodes in no fixed order: take node a by name.
+			i := slices.IndexFunc(f.NodeInfos, func(ni fwk.NodeInfo) bool { return ni.Node().Name == "a" })
+			ni := f.NodeInfos[i]
 			if got, _ := f.pl.Score(ctx, state, pod, ni); got != packScore(workloadtype.SameType, 1) {
 				t.Fatalf("Score = %d, want %d (same type, one sibling)", got, packScore(workloadtype.SameType, 1))
 			}
