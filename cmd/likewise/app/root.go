@@ -21,6 +21,7 @@ Its scheduler is the likewise-scheduler binary; this command runs the other role
 	cmd.AddCommand(
 		newClassifyCommand(),
 		newClassifierCommand(),
+		newExplainCommand(),
 		newRebalancerCommand(),
 		newVersionCommand(),
 	)
