@@ -58,9 +58,9 @@ func run(ctx context.Context, dir, tools string) error {
 	if err := clearPreviousRun(ctx, c); err != nil {
 		return err
 	}
-	// The manifests' ServiceAccounts and roles, as a user applies them (KWOK runs no containers:
-	// the demo runs the binaries in place of their Deployments).
-	for _, base := range []string{scenario.SchedulerBase, scenario.ClassifierBase, scenario.RebalancerBase} {
+	// The manifests' namespace, ServiceAccounts and roles, as a user applies them (KWOK runs no
+	// containers: the demo runs the binaries in place of their Deployments).
+	for _, base := range []string{scenario.CommonBase, scenario.SchedulerBase, scenario.ClassifierBase, scenario.RebalancerBase} {
 		if err := scenario.InstallBase(ctx, c, base); err != nil {
 			return err
 		}

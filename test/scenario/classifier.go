@@ -30,7 +30,8 @@ import (
 const (
 	// ClassifierName is the name of the classifier's component, ServiceAccount and Lease.
 	ClassifierName = "likewise-classifier"
-	// ClassifierNamespace is the namespace its manifests create.
+	// ClassifierNamespace is the namespace the manifests deploy every component in (CommonBase
+	// creates it).
 	ClassifierNamespace = "likewise-system"
 	// ClassifierBase is its kustomization, relative to the repository root.
 	ClassifierBase = "manifests/classifier/base"
@@ -107,34 +108,42 @@ func NewApplier(c *localcluster.Cluster) (*Applier, error) {
 	return &Applier{mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), dyn: dyn}, nil
 }
 
-// Apply server-side-applies obj; with dryRun the API server validates and admits it without
-// storing it.
-func (a *Applier) Apply(ctx context.Context, obj *unstructured.Unstructured, dryRun bool) error {
+// Resource is the dynamic client of obj's resource (in obj's namespace if it is namespaced).
+func (a *Applier) Resource(obj *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
 	gvk := obj.GroupVersionKind()
 	mapping, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", gvk, obj.GetName(), err)
+		return nil, fmt.Errorf("%s %s: %w", gvk, obj.GetName(), err)
 	}
+	if mapping.Scope.Name() != "namespace" {
+		return a.dyn.Resource(mapping.Resource), nil
+	}
+	if obj.GetNamespace() == "" {
+		return nil, fmt.Errorf("%s %s: namespaced object without a namespace", gvk.Kind, obj.GetName())
+	}
+	return a.dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace()), nil
+}
+
+// Apply server-side-applies obj; with dryRun the API server validates and admits it without
+// storing it.
+func (a *Applier) Apply(ctx context.Context, obj *unstructured.Unstructured, dryRun bool) error {
 	opts := metav1.ApplyOptions{FieldManager: "likewise-tests", Force: true}
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	var ri dynamic.ResourceInterface = a.dyn.Resource(mapping.Resource)
-	if mapping.Scope.Name() == "namespace" {
-		if obj.GetNamespace() == "" {
-			return fmt.Errorf("%s %s: namespaced object without a namespace", gvk.Kind, obj.GetName())
-		}
-		ri = a.dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace())
+	ri, err := a.Resource(obj)
+	if err != nil {
+		return err
 	}
 	if _, err := ri.Apply(ctx, obj.GetName(), obj, opts); err != nil {
-		return fmt.Errorf("%s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
+		return fmt.Errorf("%s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
 	}
 	return nil
 }
 
-// InstallClassifierRBAC applies manifests/classifier/base for real, except its Deployment (KWOK
-// runs no containers: StartClassifier runs the binary in its place): the namespace, the
-// ServiceAccount, its roles and bindings.
+// InstallClassifierRBAC applies manifests/classifier/base (after CommonBase, the namespace) for
+// real, except its Deployment (KWOK runs no containers: StartClassifier runs the binary in its
+// place): the ServiceAccount, its roles and bindings.
 func InstallClassifierRBAC(ctx context.Context, c *localcluster.Cluster) error {
 	return InstallBase(ctx, c, ClassifierBase)
 }

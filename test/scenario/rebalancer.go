@@ -24,6 +24,10 @@ const (
 	RebalancerName = "likewise-rebalancer"
 	// RebalancerBase is its kustomization, relative to the repository root.
 	RebalancerBase = "manifests/rebalancer/base"
+	// CommonBase is the kustomization of what every component expects and none owns: the
+	// namespace (ClassifierNamespace) and the ClusterRole MetricsReaderRole. Apply it before a
+	// component's base (InstallBase does).
+	CommonBase = "manifests/common"
 	// SchedulerBase is the second scheduler's kustomization.
 	SchedulerBase = "manifests/scheduler/base"
 	// SchedulerConfigFile is the shipped second-scheduler config.
@@ -31,23 +35,30 @@ const (
 )
 
 // InstallBase applies the kustomization in dir for real, except its Deployments (KWOK runs no
-// containers: the tests run the binaries in their place): namespaces, ServiceAccounts, roles and
-// bindings, ConfigMaps.
+// containers: the tests run the binaries in their place): ServiceAccounts, roles and bindings,
+// ConfigMaps. Like a user, it applies CommonBase first (the namespace and the metrics reader every
+// component expects and no component base holds).
 func InstallBase(ctx context.Context, c *localcluster.Cluster, dir string) error {
-	objs, err := Kustomize(dir)
-	if err != nil {
-		return err
+	dirs := []string{CommonBase, dir}
+	if dir == CommonBase {
+		dirs = dirs[1:]
 	}
 	a, err := NewApplier(c)
 	if err != nil {
 		return err
 	}
-	for _, o := range objs {
-		if o.GetKind() == "Deployment" {
-			continue
+	for _, d := range dirs {
+		objs, err := Kustomize(d)
+		if err != nil {
+			return err
 		}
-		if err := a.Apply(ctx, o, false); err != nil {
-			return fmt.Errorf("%s: %w", dir, err)
+		for _, o := range objs {
+			if o.GetKind() == "Deployment" {
+				continue
+			}
+			if err := a.Apply(ctx, o, false); err != nil {
+				return fmt.Errorf("%s: %w", d, err)
+			}
 		}
 	}
 	return nil

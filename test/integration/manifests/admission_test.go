@@ -331,7 +331,22 @@ func TestAdmissionPolicyFollowsNamespace(t *testing.T) {
 		for _, namespace := range []string{"", "databases-control"} {
 			t.Run(c.dir+"/"+namespace, func(t *testing.T) {
 				fs := filesys.MakeFsInMemory()
-				entries, err := os.ReadDir(filepath.Join(root, c.dir))
+				// The base's transformers beside it, as in the repository.
+				follow := filepath.Join(filepath.Dir(c.dir), "follow-namespace")
+				entries, err := os.ReadDir(filepath.Join(root, follow))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range entries {
+					data, err := os.ReadFile(filepath.Join(root, follow, e.Name()))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := fs.WriteFile(filepath.Join("/follow-namespace", e.Name()), data); err != nil {
+						t.Fatal(err)
+					}
+				}
+				entries, err = os.ReadDir(filepath.Join(root, c.dir))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -36,13 +36,17 @@ func TestSchedulerRunsWithItsServiceAccount(t *testing.T) {
 	if base.objects == nil {
 		t.Fatal("manifests/scheduler/base not found")
 	}
+	// The namespace the base expects (it holds only the scheduler's own objects).
+	if err := scenario.InstallBase(ctx, cluster, scenario.CommonBase); err != nil {
+		t.Fatal(err)
+	}
 	var namespace, config string
 	for _, o := range base.objects {
 		switch o.GetKind() {
 		case "Deployment":
 			continue
-		case "Namespace":
-			namespace = o.GetName()
+		case "ServiceAccount":
+			namespace = o.GetNamespace()
 		case "ConfigMap":
 			config, _, _ = unstructuredString(o.Object, "data", "config.yaml")
 		}

@@ -41,15 +41,26 @@ var servedComponents = []servedComponent{
 // TestServingRBACShapes: each base ships exactly what delegated authentication and authorization
 // need, bound to its own ServiceAccount and nothing more (system:auth-delegator cluster-wide, the
 // extension-apiserver-authentication-reader Role in kube-system), and the metrics-reader
-// ClusterRole (get /metrics, nothing else) bound to no one; its Deployment serves HTTPS on the
+// ClusterRole (get /metrics, nothing else, in manifests/common: every component's scraper needs
+// it, so no component's base holds it) bound to no one; its Deployment serves HTTPS on the
 // documented port, and probes it so.
 func TestServingRBACShapes(t *testing.T) {
+	common, err := scenario.Kustomize(scenario.CommonBase)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, comp := range servedComponents {
 		t.Run(comp.name, func(t *testing.T) {
-			objs, err := scenario.Kustomize(comp.base)
+			own, err := scenario.Kustomize(comp.base)
 			if err != nil {
 				t.Fatal(err)
 			}
+			for _, o := range own {
+				if o.GetKind() == "ClusterRole" && o.GetName() == scenario.MetricsReaderRole {
+					t.Errorf("%s ships ClusterRole %s: deleting the base would take it from the other components' scrapers", comp.base, scenario.MetricsReaderRole)
+				}
+			}
+			objs := append(slices.Clone(own), common...)
 			subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: comp.name, Namespace: scenario.ClassifierNamespace}}
 			var reader *rbacv1.ClusterRole
 			var deployment *appsv1.Deployment
@@ -81,7 +92,7 @@ func TestServingRBACShapes(t *testing.T) {
 				}
 			}
 			if reader == nil {
-				t.Fatalf("%s ships no ClusterRole %s", comp.base, scenario.MetricsReaderRole)
+				t.Fatalf("%s ships no ClusterRole %s", scenario.CommonBase, scenario.MetricsReaderRole)
 			}
 			wantRules := []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}
 			if diff := cmp.Diff(wantRules, reader.Rules); diff != "" {
