@@ -135,7 +135,12 @@ test-race: ## Unit tests of the packages whose code runs in parallel, under the 
 .PHONY: test-integration
 test-integration: cluster-binaries helm postgres postgres-versions $(BIN_DIR)/likewise-scheduler $(BIN_DIR)/likewise ## Integration tests: real etcd + kube-apiserver + KWOK, real PostgreSQL, the real binaries.
 	LIKEWISE_TOOLS_DIR=$(abspath $(TOOLS_DIR)) LIKEWISE_BIN_DIR=$(abspath $(BIN_DIR)) \
-		$(GO) test $(TEST_FLAGS) -count=1 -timeout 40m ./test/...
+		$(GO) test $(TEST_FLAGS) -count=1 -timeout 40m $(INTEGRATION_PACKAGES)
+
+# Every package under test/ but test/e2e, which needs a cluster with likewise deployed
+# (KUBECONFIG): test/integration/e2e deploys it on the local cluster and runs test/e2e there;
+# make kind-e2e runs it on kind.
+INTEGRATION_PACKAGES = $(shell $(GO) list ./test/... | grep -v '/test/e2e$$')
 
 .PHONY: postgres
 postgres: ## Check for PostgreSQL 15 server binaries and pgbench; install them (Debian, as root) when missing.

@@ -11,8 +11,8 @@ import (
 )
 
 // TestRebalancerSchedulerConfigIsTheSchedulers: the rebalancer simulates the profile the
-// scheduler runs, so its base ships the scheduler's config unchanged (kustomize reads no file
-// outside a base, hence the copy).
+// scheduler runs, so its base ships the second scheduler's config unchanged, and its replace-mode
+// overlay the replace-mode config (kustomize reads no file outside a base, hence the copies).
 func TestRebalancerSchedulerConfigIsTheSchedulers(t *testing.T) {
 	root, err := localcluster.RepoRoot()
 	if err != nil {
@@ -25,7 +25,12 @@ func TestRebalancerSchedulerConfigIsTheSchedulers(t *testing.T) {
 		}
 		return string(data)
 	}
-	if diff := cmp.Diff(read("manifests/scheduler/base/scheduler-config.yaml"), read("manifests/rebalancer/base/scheduler-config.yaml")); diff != "" {
-		t.Errorf("manifests/rebalancer/base/scheduler-config.yaml differs from the scheduler's (-scheduler,+rebalancer):\n%s", diff)
+	for scheduler, copied := range map[string]string{
+		"manifests/scheduler/base/scheduler-config.yaml":         "manifests/rebalancer/base/scheduler-config.yaml",
+		"manifests/scheduler/replace/kube-scheduler-config.yaml": "manifests/rebalancer/replace/kube-scheduler-config.yaml",
+	} {
+		if diff := cmp.Diff(read(scheduler), read(copied)); diff != "" {
+			t.Errorf("%s differs from %s (-scheduler,+rebalancer):\n%s", copied, scheduler, diff)
+		}
 	}
 }
