@@ -18,6 +18,13 @@ LOCAL_DIR := $(OUTPUT_DIR)/local
 K8S_VERSION := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes 2>/dev/null)
 ETCD_VERSION := $(shell $(GO) list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3 2>/dev/null)
 KWOK_VERSION ?= v0.8.0
+# kind, for `make kind-up` (a tool like KWOK: built from its module, never in go.mod). Its node
+# image is the kind project's kindest/node at the Kubernetes version go.mod pins: the version-skew
+# policy forbids a scheduler newer than its API server. Add the @sha256 digest of kind
+# KIND_VERSION's release notes for that tag to pin the exact image (test/packaging checks the tag).
+KIND_VERSION ?= v0.33.0
+KIND_NODE_IMAGE ?= kindest/node:$(K8S_VERSION)
+KIND_CLUSTER ?= likewise
 # Helm, for linting and rendering manifests/charts/likewise in the tests: v4, the maintained major
 # (the chart is apiVersion v2, so Helm 3 installs it too); a separate module, never in go.mod.
 # The ServiceMonitor CRD the chart's tests apply comes from the Prometheus Operator module.
@@ -73,9 +80,26 @@ $(BIN_DIR)/likewise:
 	$(GO) build $(GO_BUILD_FLAGS) -ldflags '$(subst verflag.programName=likewise-scheduler,verflag.programName=likewise,$(LDFLAGS))' -o $@ ./cmd/likewise
 
 .PHONY: image
-image: ## Build the container images likewise-scheduler:dev and likewise:dev (needs docker).
+image: ## Build the container images likewise-scheduler:dev and likewise:dev for this machine (needs docker with BuildKit).
 	docker build -f hack/Dockerfile --build-arg VERSION=$(VERSION) --target scheduler -t likewise-scheduler:dev .
 	docker build -f hack/Dockerfile --build-arg VERSION=$(VERSION) --target likewise -t likewise:dev .
+
+# Both images for every platform of IMAGE_PLATFORMS (the build stage cross-compiles; no emulation).
+# A multi-platform image cannot go into docker's classic image store: by default each is written
+# as an OCI archive into _output/images; with PUSH=1 it is pushed as $(IMAGE_PREFIX)<name>:$(IMAGE_TAG).
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+IMAGE_PREFIX ?=
+IMAGE_TAG ?= dev
+PUSH ?=
+
+.PHONY: image-multiarch
+image-multiarch: ## Build both images for IMAGE_PLATFORMS with docker buildx (OCI archives in _output/images, or PUSH=1 IMAGE_PREFIX=...).
+	@mkdir -p $(OUTPUT_DIR)/images
+	for t in scheduler:likewise-scheduler likewise:likewise; do \
+		docker buildx build -f hack/Dockerfile --platform $(IMAGE_PLATFORMS) --build-arg VERSION=$(VERSION) \
+			--target $${t%%:*} -t $(IMAGE_PREFIX)$${t#*:}:$(IMAGE_TAG) \
+			$(if $(PUSH),--push,--output type=oci,dest=$(OUTPUT_DIR)/images/$${t#*:}.tar) . || exit 1; \
+	done
 
 .PHONY: generate
 generate: ## Regenerate deepcopy, conversion and defaulting code for the plugin args.
@@ -186,6 +210,40 @@ local-up: cluster-binaries ## Start (or reuse) a detached local cluster with NOD
 .PHONY: local-down
 local-down: ## Stop the local cluster and remove _output/local (nothing to do if none runs).
 	$(GO) run ./hack/localcluster down -dir $(LOCAL_DIR)
+
+##@ kind (needs docker; not run by make test)
+
+# One script makes it; it returns at once when it is already kind KIND_VERSION.
+$(TOOLS_DIR)/kind: Makefile
+	hack/build-kind.sh $(KIND_VERSION) $(TOOLS_DIR)
+
+.PHONY: kind
+kind: $(TOOLS_DIR)/kind ## Build kind KIND_VERSION into _output/bin/kind.
+
+.PHONY: kind-node-image
+kind-node-image: ## Print the node image kind-up uses.
+	@echo $(KIND_NODE_IMAGE)
+
+.PHONY: kind-up
+kind-up: $(TOOLS_DIR)/kind ## Create kind cluster KIND_CLUSTER with likewise-scheduler as its kube-scheduler; build and load the images; deploy the rest.
+	KIND=$(abspath $(TOOLS_DIR)/kind) KIND_NODE_IMAGE=$(KIND_NODE_IMAGE) hack/kind-up.sh $(KIND_CLUSTER)
+
+KIND_KUBECONFIG := $(OUTPUT_DIR)/kind/kubeconfig
+
+.PHONY: kind-e2e
+kind-e2e: $(TOOLS_DIR)/kind ## Apply test/e2e/deploy to kind cluster KIND_CLUSTER (make kind-up first) and run test/e2e there.
+	@mkdir -p $(dir $(KIND_KUBECONFIG))
+	$(TOOLS_DIR)/kind get kubeconfig --name $(KIND_CLUSTER) > $(KIND_KUBECONFIG)
+	KUBECONFIG=$(abspath $(KIND_KUBECONFIG)) kubectl apply -k test/e2e/deploy
+	for d in likewise-classifier likewise-rebalancer; do \
+		KUBECONFIG=$(abspath $(KIND_KUBECONFIG)) kubectl -n likewise-system rollout status deployment/$$d --timeout=180s || exit 1; \
+	done
+	KUBECONFIG=$(abspath $(KIND_KUBECONFIG)) $(GO) test $(TEST_FLAGS) -count=1 -timeout 30m ./test/e2e/...
+
+.PHONY: kind-down
+kind-down: ## Delete kind cluster KIND_CLUSTER.
+	$(TOOLS_DIR)/kind delete cluster --name $(KIND_CLUSTER)
+	rm -f $(KIND_KUBECONFIG)
 
 ##@ Cleanup
 

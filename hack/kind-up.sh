@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # Creates a kind cluster whose kube-scheduler IS likewise-scheduler: kubeadm's static pod is
-# replaced by manifests/scheduler/replace/kube-scheduler.yaml with the config next to it.
-# Needs docker, kind and kubectl. Usage: hack/kind-up.sh [cluster-name]   (default: likewise)
+# replaced by manifests/scheduler/replace/kube-scheduler.yaml with the config next to it (every
+# in-tree plugin kept), on the kind project's node image of the Kubernetes version likewise is
+# built against (a scheduler newer than its API server is outside the version-skew policy). Then
+# it deploys manifests/common, the classifier and the rebalancer beside the replaced scheduler
+# (manifests/rebalancer/replace). `make kind-up` runs it with the pinned tools. For
+# likewise-scheduler as a second scheduler in a cluster of your own, see hack/kind-deploy.sh
+# (never both modes: the replace config also serves the second scheduler's names).
+# Needs docker and kubectl; KIND (default kind on PATH) and KIND_NODE_IMAGE come from the Makefile.
+# Usage: hack/kind-up.sh [cluster-name]   (default: likewise)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 name=${1:-likewise}
-image=likewise-scheduler:dev
-for tool in docker kind kubectl; do
-  command -v "$tool" >/dev/null || { echo "hack/kind-up.sh needs $tool on PATH" >&2; exit 1; }
+kind=${KIND:-kind}
+node_image=${KIND_NODE_IMAGE:?set KIND_NODE_IMAGE (make kind-up does: kindest/node at go.mod's Kubernetes version)}
+for tool in docker "$kind" kubectl; do
+  command -v "$tool" >/dev/null || { echo "hack/kind-up.sh needs $tool" >&2; exit 1; }
 done
 
-docker build -f hack/Dockerfile --target scheduler -t "$image" .
+# Both images, for this machine's platform: kind runs them on it.
+make image
 
 config=$(mktemp)
 trap 'rm -f "$config"' EXIT
@@ -28,15 +37,34 @@ nodes:
 - role: worker
 KIND
 
-kind create cluster --name "$name" --config "$config"
-kind load docker-image "$image" --name "$name"
+"$kind" create cluster --name "$name" --image "$node_image" --config "$config"
+"$kind" load docker-image likewise-scheduler:dev likewise:dev --name "$name"
 # The kubelet notices the new static pod manifest and restarts the scheduler as ours.
 docker cp manifests/scheduler/replace/kube-scheduler.yaml "${name}-control-plane:/etc/kubernetes/manifests/kube-scheduler.yaml"
 
+ctx="kind-${name}"
 echo "waiting for likewise-scheduler to replace kube-scheduler..."
-kubectl --context "kind-${name}" -n kube-system wait --for=condition=Ready --timeout=180s \
+kubectl --context "$ctx" -n kube-system wait --for=condition=Ready --timeout=180s \
   "pod/kube-scheduler-${name}-control-plane"
-kubectl --context "kind-${name}" -n kube-system get pod "kube-scheduler-${name}-control-plane" \
-  -o jsonpath='{.spec.containers[0].image}{"\n"}' | grep -q "$image" \
-  || { echo "the kube-scheduler pod does not run $image" >&2; exit 1; }
-echo "kind cluster ${name} runs likewise-scheduler as its scheduler (context kind-${name})."
+kubectl --context "$ctx" -n kube-system get pod "kube-scheduler-${name}-control-plane" \
+  -o jsonpath='{.spec.containers[0].image}{"\n"}' | grep -q likewise-scheduler:dev \
+  || { echo "the kube-scheduler pod does not run likewise-scheduler:dev" >&2; exit 1; }
+echo "kind cluster ${name} runs likewise-scheduler as its scheduler (context ${ctx})."
+
+kubectl --context "$ctx" apply -k manifests/common
+kubectl --context "$ctx" apply -k manifests/classifier/base
+kubectl --context "$ctx" apply -k manifests/rebalancer/replace
+for d in likewise-classifier likewise-rebalancer; do
+  kubectl --context "$ctx" -n likewise-system rollout status "deployment/$d" --timeout=180s
+done
+cat <<MSG
+likewise runs in ${ctx}:
+  every pod:       placed by likewise-scheduler (kube-system's kube-scheduler pod; profile
+                   default-scheduler, or likewise-scheduler and notebook-scheduler by name)
+  database pods:   label likewise.dev/classify=true to have them classified; see README
+                   "Classifier" for the monitoring role and Secret
+  rebalancer:      dry-run: read its Events, then set --dry-run=false
+  metrics:         /metrics over HTTPS on ports 10261 (classifier) and 10262 (rebalancer), for a
+                   token allowed by ClusterRole likewise-metrics-reader (README "Metrics")
+  end-to-end:      make kind-e2e; remove it all: make kind-down
+MSG
