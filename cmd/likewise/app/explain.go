@@ -191,6 +191,15 @@ func (o *explainOptions) run(cmd *cobra.Command, show func(context.Context, *exp
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := klog.FromContext(ctx)
+	// A file is checked before the cluster is contacted; a ConfigMap is read from it.
+	var sched *rebalancer.SchedulerConfig
+	var source string
+	if o.schedulerConfig != "" {
+		var err error
+		if sched, source, err = o.loadSchedulerConfig(ctx, logger, nil); err != nil {
+			return err
+		}
+	}
 
 	restConfig, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
 	if err != nil {
@@ -208,9 +217,10 @@ func (o *explainOptions) run(cmd *cobra.Command, show func(context.Context, *exp
 		return err
 	}
 
-	sched, source, err := o.loadSchedulerConfig(ctx, logger, client)
-	if err != nil {
-		return err
+	if sched == nil {
+		if sched, source, err = o.loadSchedulerConfig(ctx, logger, client); err != nil {
+			return err
+		}
 	}
 	cfg := o.cfg
 	cfg.SchedulerLeaseNamespace, cfg.SchedulerLeaseName = sched.LeaseNamespace, sched.LeaseName
