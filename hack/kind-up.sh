@@ -33,8 +33,17 @@ nodes:
   - hostPath: $(pwd)/manifests/scheduler/replace/kube-scheduler-config.yaml
     containerPath: /etc/likewise/kube-scheduler-config.yaml
     readOnly: true
+# Three workers, labelled for test/e2e (make kind-e2e), which uses the nodes of this label; the
+# local cluster's e2e run (test/integration/e2e) makes three KWOK nodes of the same label.
 - role: worker
+  labels:
+    e2e.likewise.dev/node: "true"
 - role: worker
+  labels:
+    e2e.likewise.dev/node: "true"
+- role: worker
+  labels:
+    e2e.likewise.dev/node: "true"
 KIND
 
 "$kind" create cluster --name "$name" --image "$node_image" --config "$config"

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"golang.org/x/mod/modfile"
+	"sigs.k8s.io/yaml"
 
 	"github.com/likewise-dev/likewise/test/localcluster"
 	"github.com/likewise-dev/likewise/test/scenario"
@@ -331,5 +332,39 @@ func TestKindNodeImageIsGoModVersion(t *testing.T) {
 	}
 	if mk := read(t, "Makefile"); !strings.Contains(mk, "KIND_NODE_IMAGE=$(KIND_NODE_IMAGE) hack/kind-up.sh") {
 		t.Error("make kind-up does not pass KIND_NODE_IMAGE to hack/kind-up.sh")
+	}
+}
+
+// TestKindWorkersAreE2ENodes: test/e2e runs on the nodes labelled e2e.likewise.dev/node=true, at
+// least three: kind's workers carry the label, as the local cluster's e2e nodes do.
+func TestKindWorkersAreE2ENodes(t *testing.T) {
+	up := read(t, "hack/kind-up.sh")
+	m := regexp.MustCompile(`(?s)<<KIND\n(.*?)\nKIND\n`).FindStringSubmatch(up)
+	if m == nil {
+		t.Fatal("hack/kind-up.sh: no kind cluster config (<<KIND ... KIND)")
+	}
+	var cfg struct {
+		Nodes []struct {
+			Role   string            `json:"role"`
+			Labels map[string]string `json:"labels"`
+		} `json:"nodes"`
+	}
+	if err := yaml.Unmarshal([]byte(strings.ReplaceAll(m[1], "$(pwd)", "/repo")), &cfg); err != nil {
+		t.Fatalf("hack/kind-up.sh's kind config: %v", err)
+	}
+	const label = "e2e.likewise.dev/node"
+	labelled := 0
+	for _, n := range cfg.Nodes {
+		if n.Role == "worker" && n.Labels[label] == "true" {
+			labelled++
+		}
+	}
+	if labelled < 3 {
+		t.Errorf("hack/kind-up.sh: %d workers labelled %s=true, want at least 3 (test/e2e needs them)", labelled, label)
+	}
+	for _, f := range []string{"test/e2e/main_test.go", "test/integration/e2e/e2e_test.go"} {
+		if !strings.Contains(read(t, f), `"`+label+`"`) {
+			t.Errorf("%s does not use the label %s", f, label)
+		}
 	}
 }
