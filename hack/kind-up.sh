@@ -34,7 +34,7 @@ nodes:
     containerPath: /etc/likewise/kube-scheduler-config.yaml
     readOnly: true
 # Three workers, labelled for test/e2e (make kind-e2e), which uses the nodes of this label; the
-# local cluster's e2e run (test/integration/e2e) makes three KWOK nodes of the same label.
+# local-cluster e2e run (test/integration/e2e) makes three KWOK nodes of the same label.
 - role: worker
   labels:
     e2e.likewise.dev/node: "true"

@@ -68,7 +68,8 @@ func TestClassifierRunsWithItsServiceAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := scenario.StartDatabase(ctx, running[pod.Name], scenario.DatabaseOptions{Workload: scenario.WorkloadOLTP})
+	// With TLS and its CA in the Secret: the shipped classifier verifies every server (verify-full).
+	db, err := scenario.StartDatabase(ctx, running[pod.Name], scenario.DatabaseOptions{Workload: scenario.WorkloadOLTP, TLSNames: []string{pod.Name}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,9 @@ func TestClassifierRunsWithItsServiceAccount(t *testing.T) {
 		_ = k.Delete(context.Background(), cluster)
 		db.Close()
 	})
-	if _, err := cluster.Client().CoreV1().Secrets(k.Namespace).Create(ctx, db.MonitorSecret("likewise-monitor"), metav1.CreateOptions{}); err != nil {
+	secret := db.MonitorSecret("likewise-monitor")
+	secret.StringData["ca.crt"] = string(db.Server.CAPEM())
+	if _, err := cluster.Client().CoreV1().Secrets(k.Namespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
