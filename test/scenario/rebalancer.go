@@ -43,22 +43,13 @@ func InstallBase(ctx context.Context, c *localcluster.Cluster, dir string) error
 	if dir == CommonBase {
 		dirs = dirs[1:]
 	}
-	a, err := NewApplier(c)
-	if err != nil {
-		return err
-	}
 	for _, d := range dirs {
 		objs, err := Kustomize(d)
 		if err != nil {
 			return err
 		}
-		for _, o := range objs {
-			if o.GetKind() == "Deployment" {
-				continue
-			}
-			if err := a.Apply(ctx, o, false); err != nil {
-				return fmt.Errorf("%s: %w", d, err)
-			}
+		if err := InstallObjects(ctx, c, objs); err != nil {
+			return fmt.Errorf("%s: %w", d, err)
 		}
 	}
 	return nil
