@@ -122,7 +122,12 @@ verify: ## gofmt, go vet, and generated code up to date.
 
 .PHONY: test-unit
 test-unit: ## Unit tests (pure logic; no servers).
-	$(GO) test $(TEST_FLAGS) ./cmd/... ./pkg/...
+	$(GO) test $(TEST_FLAGS) $(UNIT_PACKAGES)
+
+# The packages that start servers (the local cluster, PostgreSQL) are tested with the integration
+# tests, where the Makefile has built or fetched what they run.
+SERVER_PACKAGES := ./pkg/localcluster ./pkg/pgserver
+UNIT_PACKAGES = $(shell $(GO) list ./cmd/... ./pkg/... | grep -v -e '/pkg/localcluster$$' -e '/pkg/pgserver$$')
 
 # Fuzz targets, as Target:package; `go test -fuzz` takes one target per run. 7s each is about
 # 2 minutes in all on 2 cores. Their seeds (every shipped config, and each crasher found) also
@@ -159,7 +164,7 @@ test-race: ## Unit tests of the packages whose code runs in parallel, under the 
 .PHONY: test-integration
 test-integration: cluster-binaries helm postgres postgres-versions $(BIN_DIR)/likewise-scheduler $(BIN_DIR)/likewise ## Integration tests: real etcd + kube-apiserver + KWOK, real PostgreSQL, the real binaries.
 	LIKEWISE_TOOLS_DIR=$(abspath $(TOOLS_DIR)) LIKEWISE_BIN_DIR=$(abspath $(BIN_DIR)) \
-		$(GO) test $(TEST_FLAGS) -count=1 -timeout 40m $(INTEGRATION_PACKAGES)
+		$(GO) test $(TEST_FLAGS) -count=1 -timeout 40m $(SERVER_PACKAGES) $(INTEGRATION_PACKAGES)
 
 # Every package under test/ but test/e2e, which needs a cluster with likewise deployed
 # (KUBECONFIG): test/integration/e2e deploys it on the local cluster and runs test/e2e there;

@@ -21,9 +21,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
+	"github.com/likewise-dev/likewise/pkg/localcluster"
 	"github.com/likewise-dev/likewise/pkg/rebalancer"
-	"github.com/likewise-dev/likewise/test/localcluster"
-	"github.com/likewise-dev/likewise/test/scenario"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 )
 
 // The demo's loads: light enough that twelve databases, the cluster and the classifier share

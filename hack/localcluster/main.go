@@ -22,7 +22,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
-	"github.com/likewise-dev/likewise/test/localcluster"
+	"github.com/likewise-dev/likewise/pkg/localcluster"
 )
 
 func main() {

@@ -38,7 +38,7 @@ const (
 	AnnotationHubServername = "hub.jupyter.org/servername"
 )
 
-// KWOK conventions, used by the local test cluster (test/localcluster). These are KWOK's keys.
+// KWOK conventions, used by the local test cluster (pkg/localcluster). These are KWOK's keys.
 const (
 	// AnnotationKWOKNode marks a node that KWOK simulates. The local cluster's KWOK manages
 	// exactly the nodes whose annotation has the value KWOKNodeFake, and their pods.

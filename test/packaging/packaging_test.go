@@ -18,8 +18,8 @@ import (
 	"golang.org/x/mod/modfile"
 	"sigs.k8s.io/yaml"
 
-	"github.com/likewise-dev/likewise/test/localcluster"
-	"github.com/likewise-dev/likewise/test/scenario"
+	"github.com/likewise-dev/likewise/pkg/localcluster"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 )
 
 func repoRoot(t *testing.T) string {
@@ -198,13 +198,13 @@ func dryRunApplied(root, rel string) bool {
 
 // TestKindUsesTestedManifests: every manifest, kustomization and config the kind recipe
 // (hack/kind-*.sh) applies or mounts is one the local-cluster tests install: a kustomization that
-// test/scenario installs or deploys, or a file the integration tests load by that path.
+// pkg/scenario installs or deploys, or a file the integration tests load by that path.
 func TestKindUsesTestedManifests(t *testing.T) {
 	root := repoRoot(t)
-	// Referenced by the tests that run on the local cluster (test/integration, test/scenario,
+	// Referenced by the tests that run on the local cluster (test/integration, pkg/scenario,
 	// test/e2e/deploy), not by this package.
 	var tested strings.Builder
-	for _, dir := range []string{"test/integration", "test/scenario", "test/e2e/deploy"} {
+	for _, dir := range []string{"test/integration", "pkg/scenario", "test/e2e/deploy"} {
 		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d os.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return err

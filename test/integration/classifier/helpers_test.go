@@ -23,7 +23,7 @@ import (
 
 	"github.com/likewise-dev/likewise/pkg/classifier"
 	"github.com/likewise-dev/likewise/pkg/classifier/pgstats"
-	"github.com/likewise-dev/likewise/test/pgserver"
+	"github.com/likewise-dev/likewise/pkg/pgserver"
 )
 
 const (
@@ -42,7 +42,7 @@ const (
 
 var testConfig = classifier.Config{Window: window, WindowsToSwitch: windowsToSwitch, MinDwell: minDwell}
 
-// analyticScripts are the TPC-H-style queries (test/pgserver/tpch), one pgbench script each,
+// analyticScripts are the TPC-H-style queries (pkg/pgserver/tpch), one pgbench script each,
 // equally weighted.
 func analyticScripts(t testing.TB) []pgserver.Script {
 	t.Helper()

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/likewise-dev/likewise/pkg/classifier"
-	"github.com/likewise-dev/likewise/test/pgserver"
+	"github.com/likewise-dev/likewise/pkg/pgserver"
 )
 
 // TestWithoutStatStatements: with pg_stat_statements installed in the database but not in

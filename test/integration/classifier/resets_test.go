@@ -9,7 +9,7 @@ import (
 
 	"github.com/likewise-dev/likewise/pkg/classifier"
 	"github.com/likewise-dev/likewise/pkg/classifier/pgstats"
-	"github.com/likewise-dev/likewise/test/pgserver"
+	"github.com/likewise-dev/likewise/pkg/pgserver"
 )
 
 // TestResetsAndRestartsChangeNothing: under a steady OLTP load, pg_stat_reset(),

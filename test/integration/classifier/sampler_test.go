@@ -10,7 +10,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/likewise-dev/likewise/pkg/classifier/pgstats"
-	"github.com/likewise-dev/likewise/test/pgserver"
+	"github.com/likewise-dev/likewise/pkg/pgserver"
 )
 
 // TestSampler checks what the sampler reads and that it leaves no trace but its own statements.

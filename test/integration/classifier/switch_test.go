@@ -8,7 +8,7 @@ import (
 
 	"github.com/likewise-dev/likewise/pkg/classifier"
 	"github.com/likewise-dev/likewise/pkg/classifier/pgstats"
-	"github.com/likewise-dev/likewise/test/pgserver"
+	"github.com/likewise-dev/likewise/pkg/pgserver"
 )
 
 // TestSwitchOLTPToOLAP: an OLTP database becomes analytical. On the way, the analytic tables are

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/likewise-dev/likewise/pkg/classifier"
-	"github.com/likewise-dev/likewise/test/localcluster"
-	"github.com/likewise-dev/likewise/test/pgserver"
+	"github.com/likewise-dev/likewise/pkg/localcluster"
+	"github.com/likewise-dev/likewise/pkg/pgserver"
 )
 
 // versionCases are the PostgreSQL servers besides the distribution's 15 that the sampler's

@@ -12,7 +12,7 @@ import (
 
 	"github.com/likewise-dev/likewise/pkg/classifier"
 	"github.com/likewise-dev/likewise/pkg/classifier/pgstats"
-	"github.com/likewise-dev/likewise/test/pgserver"
+	"github.com/likewise-dev/likewise/pkg/pgserver"
 )
 
 // shared is one server with pg_stat_statements and a database "app" holding pgbench's and the

@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
-	"github.com/likewise-dev/likewise/test/pgserver"
-	"github.com/likewise-dev/likewise/test/scenario"
+	"github.com/likewise-dev/likewise/pkg/pgserver"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 )
 
 // labelTimeout bounds how long a busy database may take to be labelled: two agreeing 4 s windows

@@ -16,8 +16,8 @@ import (
 
 	"github.com/likewise-dev/likewise/pkg/apis"
 	"github.com/likewise-dev/likewise/pkg/classifier/controller"
-	"github.com/likewise-dev/likewise/test/pgserver"
-	"github.com/likewise-dev/likewise/test/scenario"
+	"github.com/likewise-dev/likewise/pkg/pgserver"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 )
 
 // plaintext is the opt-in of a pod whose scenario server runs without TLS: without it (or a CA)

@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
-	"github.com/likewise-dev/likewise/test/scenario"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 )
 
 // heldWindows is how many windows voting for the other type a process under a long dwell must

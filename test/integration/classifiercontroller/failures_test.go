@@ -12,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
-	"github.com/likewise-dev/likewise/test/pgserver"
-	"github.com/likewise-dev/likewise/test/scenario"
+	"github.com/likewise-dev/likewise/pkg/pgserver"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 )
 
 // testFailuresLeaveLabelsAlone: a database that cannot be reached, a Secret with the wrong

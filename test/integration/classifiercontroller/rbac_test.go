@@ -13,7 +13,7 @@ import (
 
 	"github.com/likewise-dev/likewise/pkg/apis"
 	"github.com/likewise-dev/likewise/pkg/classifier/controller"
-	"github.com/likewise-dev/likewise/test/scenario"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 )
 
 // TestClassifier runs the classifier's scenarios side by side, then checks that it held its

@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
-	"github.com/likewise-dev/likewise/test/scenario"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 )
 
 // testTypeFollowsTheWorkload: a StatefulSet's database pod is classified by sampling; the

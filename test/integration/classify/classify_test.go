@@ -1,5 +1,5 @@
 // Package classify runs the real bin/likewise classify against a real PostgreSQL server
-// (test/pgserver) under pgbench, idle, and with a wrong password.
+// (pkg/pgserver) under pgbench, idle, and with a wrong password.
 package classify
 
 import (
@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/likewise-dev/likewise/test/localcluster"
-	"github.com/likewise-dev/likewise/test/pgserver"
+	"github.com/likewise-dev/likewise/pkg/localcluster"
+	"github.com/likewise-dev/likewise/pkg/pgserver"
 )
 
 // output is the part of `likewise classify -o json` the test reads.

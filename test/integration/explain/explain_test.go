@@ -23,11 +23,11 @@ import (
 
 	"github.com/likewise-dev/likewise/pkg/apis"
 	"github.com/likewise-dev/likewise/pkg/explain"
+	"github.com/likewise-dev/likewise/pkg/localcluster"
 	"github.com/likewise-dev/likewise/pkg/rebalancer"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 	"github.com/likewise-dev/likewise/pkg/workloadtype"
 	"github.com/likewise-dev/likewise/pkg/workloadtype/record"
-	"github.com/likewise-dev/likewise/test/localcluster"
-	"github.com/likewise-dev/likewise/test/scenario"
 )
 
 var cluster *localcluster.Cluster

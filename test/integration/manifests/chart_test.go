@@ -27,9 +27,9 @@ import (
 	"k8s.io/kubernetes/cmd/kube-scheduler/app/options"
 	schedvalidation "k8s.io/kubernetes/pkg/scheduler/apis/config/validation"
 
+	"github.com/likewise-dev/likewise/pkg/localcluster"
 	"github.com/likewise-dev/likewise/pkg/rebalancer"
-	"github.com/likewise-dev/likewise/test/localcluster"
-	"github.com/likewise-dev/likewise/test/scenario"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 )
 
 const (

@@ -14,8 +14,8 @@ import (
 	"k8s.io/kubernetes/third_party/forked/golang/expansion"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
-	"github.com/likewise-dev/likewise/test/localcluster"
-	"github.com/likewise-dev/likewise/test/scenario"
+	"github.com/likewise-dev/likewise/pkg/localcluster"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 )
 
 // TestClassifierRunsWithItsServiceAccount applies manifests/classifier/base for real (but its

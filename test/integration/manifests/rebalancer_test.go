@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/likewise-dev/likewise/test/localcluster"
+	"github.com/likewise-dev/likewise/pkg/localcluster"
 )
 
 // TestRebalancerSchedulerConfigIsTheSchedulers: the rebalancer simulates the profile the

@@ -18,8 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/likewise-dev/likewise/test/localcluster"
-	"github.com/likewise-dev/likewise/test/scenario"
+	"github.com/likewise-dev/likewise/pkg/localcluster"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 )
 
 // servedComponent is a controller whose base ships secure serving.

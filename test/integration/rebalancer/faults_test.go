@@ -18,12 +18,12 @@ import (
 	"github.com/likewise-dev/likewise/pkg/apis"
 	"github.com/likewise-dev/likewise/pkg/classifier/controller"
 	"github.com/likewise-dev/likewise/pkg/classifier/pgstats"
+	"github.com/likewise-dev/likewise/pkg/localcluster"
+	"github.com/likewise-dev/likewise/pkg/pgserver"
 	"github.com/likewise-dev/likewise/pkg/rebalancer"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 	"github.com/likewise-dev/likewise/pkg/workloadtype"
 	"github.com/likewise-dev/likewise/pkg/workloadtype/record"
-	"github.com/likewise-dev/likewise/test/localcluster"
-	"github.com/likewise-dev/likewise/test/pgserver"
-	"github.com/likewise-dev/likewise/test/scenario"
 )
 
 // The faults of issue 9, each with the scheduler, the classifier and a rebalancer running. In

@@ -14,7 +14,7 @@ import (
 
 	"github.com/likewise-dev/likewise/pkg/apis"
 	"github.com/likewise-dev/likewise/pkg/rebalancer"
-	"github.com/likewise-dev/likewise/test/scenario"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 )
 
 // TestGuards: with the study's misplaced pods, and room to move them, nothing is evicted while

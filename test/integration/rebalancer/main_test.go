@@ -28,11 +28,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
+	"github.com/likewise-dev/likewise/pkg/localcluster"
 	"github.com/likewise-dev/likewise/pkg/rebalancer"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 	"github.com/likewise-dev/likewise/pkg/workloadtype"
 	"github.com/likewise-dev/likewise/pkg/workloadtype/record"
-	"github.com/likewise-dev/likewise/test/localcluster"
-	"github.com/likewise-dev/likewise/test/scenario"
 )
 
 var (

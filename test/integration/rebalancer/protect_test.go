@@ -18,8 +18,8 @@ import (
 
 	"github.com/likewise-dev/likewise/pkg/apis"
 	"github.com/likewise-dev/likewise/pkg/rebalancer"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 	"github.com/likewise-dev/likewise/pkg/workloadtype"
-	"github.com/likewise-dev/likewise/test/scenario"
 )
 
 // TestPodDisruptionBudget: the study's start, with a PodDisruptionBudget that allows oltp-a and

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/likewise-dev/likewise/test/scenario"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 )
 
 // TestRestarts: the study, with kube-apiserver killed and restarted after the first eviction,

@@ -11,8 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/likewise-dev/likewise/pkg/scenario"
 	"github.com/likewise-dev/likewise/pkg/workloadtype"
-	"github.com/likewise-dev/likewise/test/scenario"
 )
 
 // studyWorkloads are the study's twelve databases, each its own workload of one pod (1 CPU,

@@ -12,8 +12,8 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/likewise-dev/likewise/test/localcluster"
-	"github.com/likewise-dev/likewise/test/scenario"
+	"github.com/likewise-dev/likewise/pkg/localcluster"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 )
 
 // Profiles of the scheduler under test.

@@ -14,8 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
-	"github.com/likewise-dev/likewise/test/localcluster"
-	"github.com/likewise-dev/likewise/test/scenario"
+	"github.com/likewise-dev/likewise/pkg/localcluster"
+	"github.com/likewise-dev/likewise/pkg/scenario"
 )
 
 const placeTimeout = 2 * time.Minute

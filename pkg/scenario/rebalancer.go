@@ -13,9 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 
+	"github.com/likewise-dev/likewise/pkg/localcluster"
 	"github.com/likewise-dev/likewise/pkg/rebalancer"
 	"github.com/likewise-dev/likewise/pkg/workloadtype"
-	"github.com/likewise-dev/likewise/test/localcluster"
 )
 
 // The rebalancer and the scheduler as their manifests deploy them.

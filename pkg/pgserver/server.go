@@ -288,7 +288,7 @@ func (s *Server) writeConfig(o options) error {
 	}
 	settings = append(settings, o.settings...)
 	var b strings.Builder
-	b.WriteString("# written by likewise test/pgserver\n")
+	b.WriteString("# written by likewise pkg/pgserver\n")
 	for _, kv := range settings {
 		fmt.Fprintf(&b, "%s = %s\n", kv[0], kv[1])
 	}

@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/likewise-dev/likewise/pkg/apis"
-	"github.com/likewise-dev/likewise/test/localcluster"
+	"github.com/likewise-dev/likewise/pkg/localcluster"
 )
 
 // NotebookServer is one JupyterHub notebook server pod, as KubeSpawner makes it.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/likewise-dev/likewise/pkg/apis"
 	"github.com/likewise-dev/likewise/pkg/classifier/controller"
-	"github.com/likewise-dev/likewise/test/pgserver"
+	"github.com/likewise-dev/likewise/pkg/pgserver"
 )
 
 // Workload is what a database pod's PostgreSQL runs.

@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/likewise-dev/likewise/test/localcluster"
+	"github.com/likewise-dev/likewise/pkg/localcluster"
 )
 
 // Profiles of the scheduler that SchedulerConfig describes.

@@ -23,7 +23,7 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
-	"github.com/likewise-dev/likewise/test/localcluster"
+	"github.com/likewise-dev/likewise/pkg/localcluster"
 )
 
 // The classifier as its manifests deploy it.
