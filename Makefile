@@ -25,6 +25,8 @@ KWOK_VERSION ?= v0.8.0
 KIND_VERSION ?= v0.33.0
 KIND_NODE_IMAGE ?= kindest/node:$(K8S_VERSION)
 KIND_CLUSTER ?= likewise
+# replace: likewise-scheduler is the cluster's kube-scheduler; second: it runs beside kube-scheduler.
+KIND_MODE ?= replace
 # Helm, for linting and rendering manifests/charts/likewise in the tests: v4, the maintained major
 # (the chart is apiVersion v2, so Helm 3 installs it too); a separate module, never in go.mod.
 # The ServiceMonitor CRD the chart's tests apply comes from the Prometheus Operator module.
@@ -231,19 +233,19 @@ kind-node-image: ## Print the node image kind-up uses.
 
 .PHONY: kind-up
 kind-up: $(TOOLS_DIR)/kind ## Create kind cluster KIND_CLUSTER with likewise-scheduler as its kube-scheduler; build and load the images; deploy the rest.
-	KIND=$(abspath $(TOOLS_DIR)/kind) KIND_NODE_IMAGE=$(KIND_NODE_IMAGE) hack/kind-up.sh $(KIND_CLUSTER)
+	KIND=$(abspath $(TOOLS_DIR)/kind) KIND_NODE_IMAGE=$(KIND_NODE_IMAGE) KIND_MODE=$(KIND_MODE) hack/kind-up.sh $(KIND_CLUSTER)
 
 KIND_KUBECONFIG := $(OUTPUT_DIR)/kind/kubeconfig
 
 .PHONY: kind-e2e
-kind-e2e: $(TOOLS_DIR)/kind ## Apply test/e2e/deploy to kind cluster KIND_CLUSTER (make kind-up first) and run test/e2e there.
+kind-e2e: $(TOOLS_DIR)/kind ## Apply test/e2e/deploy/KIND_MODE to kind cluster KIND_CLUSTER (make kind-up first, same KIND_MODE) and run test/e2e there.
 	@mkdir -p $(dir $(KIND_KUBECONFIG))
 	$(TOOLS_DIR)/kind get kubeconfig --name $(KIND_CLUSTER) > $(KIND_KUBECONFIG)
-	KUBECONFIG=$(abspath $(KIND_KUBECONFIG)) kubectl apply -k test/e2e/deploy
-	for d in likewise-classifier likewise-rebalancer; do \
+	KUBECONFIG=$(abspath $(KIND_KUBECONFIG)) kubectl apply -k test/e2e/deploy/$(KIND_MODE)
+	for d in likewise-classifier likewise-rebalancer $(if $(filter second,$(KIND_MODE)),likewise-scheduler); do \
 		KUBECONFIG=$(abspath $(KIND_KUBECONFIG)) kubectl -n likewise-system rollout status deployment/$$d --timeout=180s || exit 1; \
 	done
-	KUBECONFIG=$(abspath $(KIND_KUBECONFIG)) $(GO) test $(TEST_FLAGS) -count=1 -timeout 30m ./test/e2e/...
+	KUBECONFIG=$(abspath $(KIND_KUBECONFIG)) LIKEWISE_E2E_MODE=$(KIND_MODE) $(GO) test $(TEST_FLAGS) -count=1 -timeout 30m ./test/e2e/...
 
 .PHONY: kind-down
 kind-down: ## Delete kind cluster KIND_CLUSTER.

@@ -7,14 +7,23 @@
 # (manifests/rebalancer/replace). `make kind-up` runs it with the pinned tools. For
 # likewise-scheduler as a second scheduler in a cluster of your own, see hack/kind-deploy.sh
 # (never both modes: the replace config also serves the second scheduler's names).
-# Needs docker and kubectl; KIND (default kind on PATH) and KIND_NODE_IMAGE come from the Makefile.
+# With KIND_MODE=second, kube-scheduler stays and likewise-scheduler runs beside it as a second
+# scheduler (manifests/scheduler/base, manifests/rebalancer/base): the other mode, which
+# make kind-e2e KIND_MODE=second tests.
+# Needs docker and kubectl; KIND (default kind on PATH), KIND_NODE_IMAGE and KIND_MODE (default
+# replace) come from the Makefile.
 # Usage: hack/kind-up.sh [cluster-name]   (default: likewise)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 name=${1:-likewise}
 kind=${KIND:-kind}
-node_image=${KIND_NODE_IMAGE:?set KIND_NODE_IMAGE (make kind-up does: kindest/node at go.mod's Kubernetes version)}
+mode=${KIND_MODE:-replace}
+case "$mode" in
+  replace|second) ;;
+  *) echo "KIND_MODE=$mode: must be replace or second" >&2; exit 2 ;;
+esac
+node_image=${KIND_NODE_IMAGE:?set KIND_NODE_IMAGE (make kind-up does: kindest/node at the Kubernetes version of go.mod)}
 for tool in docker "$kind" kubectl; do
   command -v "$tool" >/dev/null || { echo "hack/kind-up.sh needs $tool" >&2; exit 1; }
 done
@@ -48,22 +57,29 @@ KIND
 
 "$kind" create cluster --name "$name" --image "$node_image" --config "$config"
 "$kind" load docker-image likewise-scheduler:dev likewise:dev --name "$name"
-# The kubelet notices the new static pod manifest and restarts the scheduler as ours.
-docker cp manifests/scheduler/replace/kube-scheduler.yaml "${name}-control-plane:/etc/kubernetes/manifests/kube-scheduler.yaml"
-
 ctx="kind-${name}"
-echo "waiting for likewise-scheduler to replace kube-scheduler..."
-kubectl --context "$ctx" -n kube-system wait --for=condition=Ready --timeout=180s \
-  "pod/kube-scheduler-${name}-control-plane"
-kubectl --context "$ctx" -n kube-system get pod "kube-scheduler-${name}-control-plane" \
-  -o jsonpath='{.spec.containers[0].image}{"\n"}' | grep -q likewise-scheduler:dev \
-  || { echo "the kube-scheduler pod does not run likewise-scheduler:dev" >&2; exit 1; }
-echo "kind cluster ${name} runs likewise-scheduler as its scheduler (context ${ctx})."
-
-kubectl --context "$ctx" apply -k manifests/common
-kubectl --context "$ctx" apply -k manifests/classifier/base
-kubectl --context "$ctx" apply -k manifests/rebalancer/replace
-for d in likewise-classifier likewise-rebalancer; do
+deployments="likewise-classifier likewise-rebalancer"
+if [ "$mode" = replace ]; then
+  # The kubelet notices the new static pod manifest and restarts the scheduler as ours.
+  docker cp manifests/scheduler/replace/kube-scheduler.yaml "${name}-control-plane:/etc/kubernetes/manifests/kube-scheduler.yaml"
+  echo "waiting for likewise-scheduler to replace kube-scheduler..."
+  kubectl --context "$ctx" -n kube-system wait --for=condition=Ready --timeout=180s \
+    "pod/kube-scheduler-${name}-control-plane"
+  kubectl --context "$ctx" -n kube-system get pod "kube-scheduler-${name}-control-plane" \
+    -o jsonpath='{.spec.containers[0].image}{"\n"}' | grep -q likewise-scheduler:dev \
+    || { echo "the kube-scheduler pod does not run likewise-scheduler:dev" >&2; exit 1; }
+  echo "kind cluster ${name} runs likewise-scheduler as its scheduler (context ${ctx})."
+  kubectl --context "$ctx" apply -k manifests/common
+  kubectl --context "$ctx" apply -k manifests/classifier/base
+  kubectl --context "$ctx" apply -k manifests/rebalancer/replace
+else
+  kubectl --context "$ctx" apply -k manifests/common
+  kubectl --context "$ctx" apply -k manifests/scheduler/base
+  kubectl --context "$ctx" apply -k manifests/classifier/base
+  kubectl --context "$ctx" apply -k manifests/rebalancer/base
+  deployments="likewise-scheduler $deployments"
+fi
+for d in $deployments; do
   kubectl --context "$ctx" -n likewise-system rollout status "deployment/$d" --timeout=180s
 done
 cat <<MSG

@@ -22,7 +22,7 @@ func TestTypeFromTheWorkload(t *testing.T) {
 	defer cancel()
 	ns := newNamespace(ctx, t)
 	_, b, _ := typedNodes(ctx, t, ns)
-	tmpl := template("ledger", "", map[string]string{apis.LabelClassify: apis.ClassifyEnabled})
+	tmpl := template("ledger", databaseScheduler, map[string]string{apis.LabelClassify: apis.ClassifyEnabled})
 	sts := statefulSet(ns, "ledger", tmpl, map[string]string{apis.AnnotationWorkloadTypeRecord: apis.WorkloadOLAP})
 	if _, err := client.AppsV1().StatefulSets(ns).Create(ctx, sts, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

@@ -1,15 +1,22 @@
 // Package e2e tests a deployed likewise through the objects a user creates, on whatever cluster
-// KUBECONFIG names. `make test-e2e` (part of `make test`) runs it on the local cluster, where
-// hack/e2e-local deploys likewise from test/e2e/deploy; `make kind-e2e` runs it, unchanged, on the
-// kind cluster of `make kind-up`, deployed from the same directory. The cluster must have:
+// KUBECONFIG names. `make test` runs it on the local cluster (test/integration/e2e deploys
+// likewise there from test/e2e/deploy/<mode>, once per mode); `make kind-e2e` runs it, unchanged,
+// on the kind cluster of `make kind-up`, deployed from the same directory.
 //
-//   - likewise-scheduler in replace mode (manifests/scheduler/replace): pods without
-//     spec.schedulerName, and pods that opt in with likewise-scheduler or notebook-scheduler;
-//   - the classifier (manifests/classifier/base) and the rebalancer in replace mode with short
-//     cycles (test/e2e/deploy);
-//   - at least three schedulable nodes labelled e2e.likewise.dev/node=true, with room for a few
-//     small pods each. The tests use the first three by name (a, b and c), pin their resident
-//     pods there, and keep their own pods there.
+// LIKEWISE_E2E_MODE says how likewise-scheduler is deployed:
+//
+//   - replace (the default): it is the cluster's kube-scheduler (manifests/scheduler/replace):
+//     pods without spec.schedulerName are its, as are pods that opt in with likewise-scheduler or
+//     notebook-scheduler; the rebalancer is manifests/rebalancer/replace's, moving
+//     default-scheduler's pods;
+//   - second: it runs beside whatever scheduler the cluster has (manifests/scheduler/base):
+//     pods opt in with likewise-scheduler or notebook-scheduler; the rebalancer is the base's,
+//     moving likewise-scheduler's pods.
+//
+// Either way the cluster must also run the classifier (manifests/classifier/base), the rebalancer
+// with short cycles (test/e2e/deploy/<mode>), and have at least three schedulable nodes labelled
+// e2e.likewise.dev/node=true, with room for a few small pods each. The tests use the first three
+// by name (a, b and c), pin their resident pods there, and keep their own pods there.
 //
 // Tests run one at a time (they share the nodes) and each deletes its namespace, waiting until it
 // is gone, so that no pod of one test types a node for the next.
@@ -35,12 +42,28 @@ import (
 // LabelNode marks the nodes the tests may use.
 const LabelNode = "e2e.likewise.dev/node"
 
-// Leases that must be held for the tests to mean anything: the scheduler in replace mode holds
-// kube-scheduler's own.
-var leases = []struct{ namespace, name, what string }{
-	{"kube-system", "kube-scheduler", "likewise-scheduler in replace mode (manifests/scheduler/replace)"},
-	{"likewise-system", "likewise-classifier", "the classifier (manifests/classifier/base)"},
-	{"likewise-system", "likewise-rebalancer", "the rebalancer (test/e2e/deploy)"},
+// EnvMode names the deployment mode: ModeReplace (the default) or ModeSecond.
+const (
+	EnvMode     = "LIKEWISE_E2E_MODE"
+	ModeReplace = "replace"
+	ModeSecond  = "second"
+)
+
+type lease struct{ namespace, name, what string }
+
+// leases must be held for the tests to mean anything, by mode: the scheduler in replace mode
+// holds kube-scheduler's own.
+var leases = map[string][]lease{
+	ModeReplace: {
+		{"kube-system", "kube-scheduler", "likewise-scheduler in replace mode (manifests/scheduler/replace)"},
+		{"likewise-system", "likewise-classifier", "the classifier (manifests/classifier/base)"},
+		{"likewise-system", "likewise-rebalancer", "the rebalancer (test/e2e/deploy/replace)"},
+	},
+	ModeSecond: {
+		{"likewise-system", "likewise-scheduler", "likewise-scheduler as a second scheduler (manifests/scheduler/base)"},
+		{"likewise-system", "likewise-classifier", "the classifier (manifests/classifier/base)"},
+		{"likewise-system", "likewise-rebalancer", "the rebalancer (test/e2e/deploy/second)"},
+	},
 }
 
 var (
@@ -48,6 +71,11 @@ var (
 	// nodes are the names of the nodes labelled LabelNode, sorted: the tests call the first
 	// three a, b and c.
 	nodes []string
+	// mode is EnvMode's value.
+	mode string
+	// databaseScheduler is the spec.schedulerName of database pods that the rebalancer moves: the
+	// default scheduler's in replace mode (""), likewise-scheduler as a second scheduler.
+	databaseScheduler string
 )
 
 func TestMain(m *testing.M) {
@@ -59,6 +87,15 @@ func TestMain(m *testing.M) {
 }
 
 func setUp() error {
+	switch mode = os.Getenv(EnvMode); mode {
+	case "", ModeReplace:
+		mode, databaseScheduler = ModeReplace, ""
+	case ModeSecond:
+		databaseScheduler = "likewise-scheduler"
+	default:
+		return fmt.Errorf("%s=%q: must be %s or %s", EnvMode, mode, ModeReplace, ModeSecond)
+	}
+	fmt.Printf("e2e: likewise-scheduler deployed in %s mode (%s)\n", mode, EnvMode)
 	path := os.Getenv("KUBECONFIG")
 	if path == "" {
 		return fmt.Errorf("KUBECONFIG is not set: it must name the cluster likewise is deployed to (make test-e2e or make kind-e2e set it)")
@@ -86,7 +123,7 @@ func setUp() error {
 		return fmt.Errorf("%d schedulable nodes labelled %s=true (%v), want at least 3", len(nodes), LabelNode, nodes)
 	}
 	// The components may still be starting: wait for each one's lease.
-	for _, l := range leases {
+	for _, l := range leases[mode] {
 		var last string
 		err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
 			lease, err := client.CoordinationV1().Leases(l.namespace).Get(ctx, l.name, metav1.GetOptions{})

@@ -24,7 +24,7 @@ func TestMisplacedPodMoves(t *testing.T) {
 	defer cancel()
 	ns := newNamespace(ctx, t)
 	a, b, _ := typedNodes(ctx, t, ns)
-	tmpl := template("cache", "", nil)
+	tmpl := template("cache", databaseScheduler, nil)
 	tmpl.Spec.Affinity.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution = []corev1.PreferredSchedulingTerm{{
 		Weight: 100, Preference: corev1.NodeSelectorTerm{
 			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{a}}},
