@@ -26,7 +26,7 @@ import (
 	"github.com/likewise-dev/likewise/pkg/workloadtype/record"
 )
 
-// The faults of issue 9, each with the scheduler, the classifier and a rebalancer running. In
+// Faults, each with the scheduler, the classifier and a rebalancer running. In
 // each: no label changes on doubt, no pod is evicted on doubt, and every component recovers on
 // its own (none is restarted by the test, except the one the fault kills). TestRestarts is the
 // fourth: kube-apiserver restarted in the middle of the study's moves.
