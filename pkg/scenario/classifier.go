@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -218,16 +217,7 @@ func startLikewiseAs(ctx context.Context, c *localcluster.Cluster, serviceAccoun
 			r.Port = port
 			return append([]string{subcommand, "--kubeconfig=" + kubeconfig}, append(ServingArgs(port), args...)...)
 		},
-		Ready: func(ctx context.Context, port int) error {
-			status, body, err := (&Running{Port: port}).Get(ctx, "/readyz", "")
-			if err != nil {
-				return err
-			}
-			if status != http.StatusOK || body != "ok" {
-				return fmt.Errorf("readyz: %d %s", status, body)
-			}
-			return nil
-		},
+		Ready: controllerReady,
 	})
 	if err != nil {
 		return nil, err

@@ -3,7 +3,6 @@ package scenario
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,16 +159,7 @@ func runDeployment(ctx context.Context, c *localcluster.Cluster, d *appsv1.Deplo
 			// The subcommand first.
 			return append(append([]string{args[0], "--kubeconfig=" + kubeconfig}, ServingArgs(port)...), args[1:]...)
 		},
-		Ready: func(ctx context.Context, port int) error {
-			status, body, err := (&Running{Port: port}).Get(ctx, "/readyz", "")
-			if err != nil {
-				return err
-			}
-			if status != http.StatusOK {
-				return fmt.Errorf("readyz: %d %s", status, body)
-			}
-			return nil
-		},
+		Ready: controllerReady,
 	})
 	if err != nil {
 		return nil, err

@@ -126,3 +126,15 @@ func ServiceAccountToken(ctx context.Context, c *localcluster.Cluster, namespace
 	}
 	return tr.Status.Token, nil
 }
+
+// controllerReady is a controller's readiness: /readyz answers ok, without a token.
+func controllerReady(ctx context.Context, port int) error {
+	status, body, err := (&Running{Port: port}).Get(ctx, "/readyz", "")
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK || body != "ok" {
+		return fmt.Errorf("readyz: %d %s", status, body)
+	}
+	return nil
+}
