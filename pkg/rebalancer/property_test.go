@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +114,10 @@ func checkCluster(ctx context.Context, t *testing.T, h *harness, sim *Simulator,
 	}
 	evicted := map[types.UID]bool{}
 	lastMove := map[string]time.Time{}
+	var open []string // the last round's decisions that keep it from ending
+	// A pod passed over for the simulation budget is settled when its last simulation was: the
+	// budget rotates, so with more candidates than budget some wait behind it in every round.
+	lastSimulated := map[types.UID]string{}
 	for round := range maxRounds {
 		now := h.clock.Now()
 		helps, err := someMoveHelps(ctx, h, sim)
@@ -144,9 +147,20 @@ func checkCluster(ctx context.Context, t *testing.T, h *harness, sim *Simulator,
 			}
 			lastMove[m.workload] = now
 		}
-		if !slices.ContainsFunc(ds, func(d Decision) bool {
-			return d.Action == Evict || d.Action == Wait && d.Reason != ReasonWaitingForCapacity
-		}) && !w.busy() {
+		open = open[:0]
+		for _, d := range ds {
+			if d.Reason == ReasonLimitReached && strings.Contains(d.Message, "--max-simulations-per-cycle") {
+				if settled(lastSimulated[d.Pod.UID]) {
+					continue
+				}
+			} else {
+				lastSimulated[d.Pod.UID] = d.Reason
+			}
+			if d.Action == Evict || d.Action == Wait && !settled(d.Reason) {
+				open = append(open, fmt.Sprintf("%s %s/%s: %s", d.Action, d.Pod.Name, d.Reason, d.Message))
+			}
+		}
+		if len(open) == 0 && !w.busy() {
 			stats.Moves += len(w.moves)
 			stats.MaxRounds = max(stats.MaxRounds, round+1)
 			if w.mixing() > 0 {
@@ -155,7 +169,15 @@ func checkCluster(ctx context.Context, t *testing.T, h *harness, sim *Simulator,
 			return ""
 		}
 	}
-	return fmt.Sprintf("not converged after %d rounds (%d moves); nodes %v", maxRounds, len(w.moves), w.nodeCounts())
+	return fmt.Sprintf("not converged after %d rounds (%d moves); nodes %v; last round:\n  %s",
+		maxRounds, len(w.moves), w.nodeCounts(), strings.Join(open, "\n  "))
+}
+
+// settled: a wait that no later round ends by itself, since only the cluster changing would: no
+// node of the pod's type has room, or the scheduler's other scores keep the pod where the move
+// would not help.
+func settled(reason string) bool {
+	return reason == ReasonWaitingForCapacity || reason == ReasonSchedulerPrefersNode
 }
 
 // someMoveHelps: some misplaced pod of the profile has a feasible node, other than its own, where
