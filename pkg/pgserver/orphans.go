@@ -106,3 +106,64 @@ func stopImmediately(ctx context.Context, pid int) error {
 	}
 	return nil
 }
+
+// ErrNotRunning says that no server runs in a directory given to Adopt.
+var ErrNotRunning = errors.New("no server runs there")
+
+// Adopt returns the server that runs in dir, a directory of an earlier Start WithDir, perhaps of
+// another process: its postmaster.pid names a live postmaster of dir/data. Host, Port and the
+// passwords are the running server's; opts may set the server binaries (WithServerBinDir), the
+// command prefix a later StartAgain uses (WithCommandPrefix) and whether pg_stat_statements is
+// loaded (WithStatStatements). It returns an error wrapping ErrNotRunning when no server runs.
+func Adopt(ctx context.Context, dir string, opts ...Option) (*Server, error) {
+	o := options{statStatements: true}
+	for _, f := range opts {
+		f(&o)
+	}
+	o.dir = dir
+	s, err := newServer(o)
+	if err != nil {
+		return nil, err
+	}
+	pid := s.PID()
+	if pid == 0 {
+		return nil, fmt.Errorf("adopting the server in %s: %w", s.Dir, ErrNotRunning)
+	}
+	host, port, err := listenAddressOf(s.dataDir())
+	if err != nil {
+		return nil, fmt.Errorf("adopting postmaster %d in %s: %w", pid, s.Dir, err)
+	}
+	creds, err := loadCredentials(s.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("adopting postmaster %d in %s: %w", pid, s.Dir, err)
+	}
+	s.Host, s.Port = host, port
+	s.superPassword, s.monitorPassword = creds.Superuser, creds.Monitor
+	if s.Version, err = serverVersion(ctx, s.BinDir); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// listenAddressOf reads the port (line 4) and first listen address (line 6) of a running
+// server's postmaster.pid.
+func listenAddressOf(dataDir string) (string, int, error) {
+	path := filepath.Join(dataDir, "postmaster.pid")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", 0, err
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 6 {
+		return "", 0, fmt.Errorf("%s: %d lines, want at least 6 (is the server still starting?)", path, len(lines))
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(lines[3]))
+	if err != nil {
+		return "", 0, fmt.Errorf("%s: port %q: %w", path, lines[3], err)
+	}
+	host, _, _ := strings.Cut(strings.TrimSpace(lines[5]), ",")
+	if host == "" || host == "*" {
+		return "", 0, fmt.Errorf("%s: listen address %q is not one address", path, lines[5])
+	}
+	return host, port, nil
+}
