@@ -44,6 +44,7 @@ type Database struct {
 	Workload Workload
 	loads    []*pgserver.Load
 	tables   map[Workload]bool // the workloads whose tables exist
+	owned    bool              // StartDatabase started the server: Close stops it
 }
 
 // DatabaseOptions say what a Database runs.
@@ -89,13 +90,25 @@ func StartDatabase(ctx context.Context, pod *corev1.Pod, opts DatabaseOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
+	d, err := AttachDatabase(ctx, pod, s, opts)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	d.owned = true
+	return d, nil
+}
+
+// AttachDatabase creates database app on a server that runs already (the local runtime's, for
+// pod: see pkg/podruntime) with what the workload needs, and starts the load. Close stops the
+// load and leaves the server to its owner.
+func AttachDatabase(ctx context.Context, pod *corev1.Pod, s *pgserver.Server, opts DatabaseOptions) (*Database, error) {
 	d := &Database{Pod: pod, Server: s, tables: map[Workload]bool{}}
 	if err := s.CreateDatabase(ctx, DatabaseName); err != nil {
-		d.Close()
 		return nil, fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	if err := d.start(ctx, opts); err != nil {
-		d.Close()
+		_ = d.StopLoad()
 		return nil, fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	return d, nil
@@ -208,10 +221,13 @@ func (d *Database) StopLoad() error {
 	return errors.Join(errs...)
 }
 
-// Close stops the load and the server and removes its files.
+// Close stops the load and, if StartDatabase started the server, the server, and removes its
+// files.
 func (d *Database) Close() {
 	_ = d.StopLoad()
-	d.Server.Close()
+	if d.owned {
+		d.Server.Close()
+	}
 }
 
 // SetMonitorPassword sets the monitoring role's password, so that databases of one namespace
