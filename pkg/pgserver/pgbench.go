@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -23,6 +25,7 @@ const (
 
 // Script is a custom pgbench script file with its weight (pgbench -f path@weight).
 type Script struct {
+	Name   string // for reports; pgbench does not use it
 	Path   string
 	Weight int // 0 means 1
 }
@@ -39,7 +42,12 @@ type Pgbench struct {
 	Duration time.Duration // -T; 0 runs until the context is cancelled or Stop is called
 	// NoVacuum skips pgbench's vacuum of its own tables (-n); needed when they do not exist.
 	NoVacuum bool
-	Extra    []string
+	// Vars are variables the scripts read (-D name=value), e.g. TPCCSize.Vars.
+	Vars map[string]string
+	// LogPrefix logs every transaction (-l --log-prefix): pgbench writes <LogPrefix>.<pid> for its
+	// first thread and <LogPrefix>.<pid>.<thread> for the others; ReadTransactionLog reads them.
+	LogPrefix string
+	Extra     []string
 }
 
 // PgbenchInit creates pgbench's tables in db at scale (-i -s). It runs as the superuser.
@@ -102,6 +110,12 @@ func (s *Server) StartPgbench(ctx context.Context, p Pgbench) (*Load, error) {
 			return nil, fmt.Errorf("pgbench script: %w", err)
 		}
 		args = append(args, "-f", sc.Path+"@"+strconv.Itoa(max(sc.Weight, 1)))
+	}
+	for _, k := range slices.Sorted(maps.Keys(p.Vars)) {
+		args = append(args, "-D", k+"="+p.Vars[k])
+	}
+	if p.LogPrefix != "" {
+		args = append(args, "-l", "--log-prefix="+p.LogPrefix)
 	}
 	args = append(args, p.Extra...)
 
