@@ -67,7 +67,7 @@ func (g *Group) Pod(podUID string, limitMilli int64) (*Group, error) {
 	if err := m.writeQuota(p.rel, quota); err != nil {
 		return fail(err)
 	}
-	p.quotaMilli, p.cpus = quota, formatCPUList(cpus)
+	p.quotaMilli, p.cpus = effectiveMilli(quota), formatCPUList(cpus)
 	return p, nil
 }
 
@@ -170,7 +170,8 @@ func (g *Group) CPUUsage() (time.Duration, error) {
 	return time.Duration(ns), nil
 }
 
-// QuotaMilli is the group's CFS quota in milli-CPUs per 100ms period; 0 is none of its own.
+// QuotaMilli is the group's CFS quota in milli-CPUs per 100ms period, as the kernel has it (at
+// least 10m, the kernel's 1ms minimum); 0 is none of its own.
 func (g *Group) QuotaMilli() int64 { return g.quotaMilli }
 
 // CPUs is the group's cpuset in the kernel's list format, e.g. "0" or "0-1".

@@ -89,6 +89,8 @@ func (m *Manager) Node(node string, cpuMilli int64) (*Group, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	g := &Group{m: m, rel: m.rel(node), node: node}
+	_, statErr := os.Stat(filepath.Join(m.hier(ctlCPUSet).mount, g.rel))
+	existed := statErr == nil
 	if err := m.ensure(g.rel); err != nil {
 		return nil, fmt.Errorf("node %q: %w", node, err)
 	}
@@ -115,14 +117,19 @@ func (m *Manager) Node(node string, cpuMilli int64) (*Group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node %q: %w", node, err)
 	}
-	cpus := assignCPUs(host, others, old, cpusFor(cpuMilli, len(host)))
+	// A new v1 group starts with its parent's CPUs, which are no choice of ours to keep.
+	var keep []int
+	if existed {
+		keep = old
+	}
+	cpus := assignCPUs(host, others, keep, cpusFor(cpuMilli, len(host)))
 	if err := m.setNodeCPUs(g.rel, old, cpus); err != nil {
 		return nil, fmt.Errorf("node %q: %w", node, err)
 	}
 	if err := m.setNodeQuota(g.rel, cpuMilli); err != nil {
 		return nil, fmt.Errorf("node %q: %w", node, err)
 	}
-	g.quotaMilli, g.cpus = cpuMilli, formatCPUList(cpus)
+	g.quotaMilli, g.cpus = effectiveMilli(cpuMilli), formatCPUList(cpus)
 	return g, nil
 }
 

@@ -21,6 +21,12 @@ func quotaMicros(milli int64) int64 {
 	return max(minQuotaMicros, milli*periodMicros/1000)
 }
 
+// effectiveMilli is the quota the kernel is given for milli-CPUs, in milli-CPUs: below 10m it is
+// the 1ms minimum.
+func effectiveMilli(milli int64) int64 {
+	return quotaMilli(quotaMicros(milli), periodMicros)
+}
+
 // quotaMilli converts a quota and period back to milli-CPUs; a negative quota (none) is 0.
 func quotaMilli(quota, period int64) int64 {
 	if quota < 0 || period <= 0 {
