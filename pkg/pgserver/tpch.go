@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -30,6 +31,24 @@ var (
 	// 0.2 s, the joins 30-60 ms. For many small analytic databases (the controller's tests, the demo).
 	TPCHSmall = TPCHSize{Suppliers: 2000, Customers: 10000, Parts: 20000, Orders: 100000}
 )
+
+// TPC-H's row counts at scale factor 1 (about 1 GB of dbgen text).
+const (
+	TPCHSF1Suppliers = 10000
+	TPCHSF1Customers = 150000
+	TPCHSF1Parts     = 200000
+	TPCHSF1Orders    = 1500000
+)
+
+// TPCHScale is TPC-H's size at scale factor sf: its SF 1 counts times sf, rounded, at least 1
+// each. Line items are four per order here, TPC-H's average. By that naming
+// TPCHClassifierTests is exactly SF 0.2 (TPCHScale(0.2)), and TPCHSmall is SF 0.067 by its
+// orders and customers, with the suppliers of SF 0.2 and the parts of SF 0.1.
+func TPCHScale(sf float64) TPCHSize {
+	n := func(sf1 int) int { return max(int(math.Round(sf*float64(sf1))), 1) }
+	return TPCHSize{Suppliers: n(TPCHSF1Suppliers), Customers: n(TPCHSF1Customers), Parts: n(TPCHSF1Parts),
+		Orders: n(TPCHSF1Orders)}
+}
 
 // TPCHQueries are the queries there are scripts for: Q1 (a full scan of lineitem with
 // aggregation), Q3, Q5, Q10, Q12 (joins and aggregations) and Q6 (a filtered scan).
