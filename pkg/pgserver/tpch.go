@@ -43,7 +43,10 @@ const (
 // TPCHScale is TPC-H's size at scale factor sf: its SF 1 counts times sf, rounded, at least 1
 // each. Line items are four per order here, TPC-H's average. By that naming
 // TPCHClassifierTests is exactly SF 0.2 (TPCHScale(0.2)), and TPCHSmall is SF 0.067 by its
-// orders and customers, with the suppliers of SF 0.2 and the parts of SF 0.1.
+// orders and customers, with the suppliers of SF 0.2 and the parts of SF 0.1. Measured here
+// (CreateTPCH; QueryTime, warm): SF 0.1 is 77 MB, loads in 1.4 s, Q1 takes 0.3 s and the others
+// 40-80 ms; SF 1 is 700 MB, loads in 14 s, Q1 takes 2.9 s, Q3 1.1-1.3 s, Q5, Q10, Q12 0.6-1 s,
+// Q6 0.5 s.
 func TPCHScale(sf float64) TPCHSize {
 	n := func(sf1 int) int { return max(int(math.Round(sf*float64(sf1))), 1) }
 	return TPCHSize{Suppliers: n(TPCHSF1Suppliers), Customers: n(TPCHSF1Customers), Parts: n(TPCHSF1Parts),
