@@ -539,6 +539,42 @@ func TestWriteSVGPartial(t *testing.T) {
 	}
 }
 
+// TestWriteSVGLogScale draws query times of different orders of magnitude on
+// a log axis, and many or long query names turned.
+func TestWriteSVGLogScale(t *testing.T) {
+	r := testReport()
+	s := &r.Settings[0]
+	for i := range s.Phases {
+		ph := &s.Phases[i]
+		for j := 0; j < 22; j++ {
+			d := time.Duration(j+1) * time.Duration(j+1) * 10 * time.Millisecond
+			ph.OLAP = append(ph.OLAP, QueryResult{Pod: "olap-1-0", Node: ph.OLAP[0].Node,
+				Query: fmt.Sprintf("Q%d long name", j+1), Runs: []time.Duration{d}, Median: d})
+		}
+	}
+	if err := r.Validate(); err != nil {
+		t.Fatalf("the report is not complete: %v", err)
+	}
+	var b bytes.Buffer
+	if err := WriteSVG(&b, r); err != nil {
+		t.Fatalf("WriteSVG: %v", err)
+	}
+	for _, want := range []string{"median time, ms (log scale)", `rotate(-40`, ">Q22 long name</text>", `>1000</text>`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("SVG lacks %q", want)
+		}
+	}
+	golden(t, "report-log.svg", b.Bytes())
+	dec := xml.NewDecoder(&b)
+	for {
+		if _, err := dec.Token(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("SVG is not well-formed XML: %v", err)
+		}
+	}
+}
+
 func hasPrefix(set map[string]bool, prefix string) bool {
 	for s := range set {
 		if strings.HasPrefix(s, prefix) {

@@ -19,7 +19,8 @@ const (
 	svgMargin    = 20.0
 	svgLineH     = 16.0
 	svgPlotH     = 230.0
-	svgBelowPlot = 95.0 // room for the group labels under a plot
+	svgBelowFlat = 40.0 // room under a plot for its group labels
+	svgBelowTurn = 95.0 // the same, when they are turned
 	svgWrap      = 190  // characters per line of small text
 )
 
@@ -152,14 +153,16 @@ func drawSetting(s *svgWriter, st *Setting, colors map[string]string, y float64)
 	s.printf(`<g class="setting" id="%s">`+"\n", esc("setting-"+st.Name))
 	s.text(svgMargin, y, 15, "start", ` font-weight="bold"`, "Setting "+st.Name)
 	sec := settingSection(st)
-	for _, l := range append(wrap(st.Description, svgWrap), sec.lines...) {
+	phases := orderedPhases(st)
+	lines := append(wrap(st.Description, svgWrap), sec.lines...)
+	lines = append(lines, fmt.Sprintf("measured: OLTP %s, OLAP %s", measuredPod(phases, true), measuredPod(phases, false)))
+	for _, l := range lines {
 		y += svgLineH
 		s.text(svgMargin, y, 11, "start", "", l)
 	}
 	plotTop := y + 40
 
-	phases := orderedPhases(st)
-	tps := plot{box: tpsPlot, top: plotTop, title: "OLTP throughput (measured database)", yLabel: "transactions per second"}
+	tps := plot{box: tpsPlot, top: plotTop, title: "OLTP throughput", yLabel: "transactions per second"}
 	for _, ph := range phases {
 		tps.groups = append(tps.groups, group{label: ph.Name, bars: []bar{{
 			value: ph.OLTP.TPS, color: colors[ph.Name], above: num(ph.OLTP.TPS, 1),
@@ -169,7 +172,7 @@ func drawSetting(s *svgWriter, st *Setting, colors map[string]string, y float64)
 	}
 
 	queries := settingQueries(phases)
-	qp := plot{box: queryPlot, top: plotTop, title: "TPC-H-style query median (measured database)", yLabel: "median time, ms"}
+	qp := plot{box: queryPlot, top: plotTop, title: "TPC-H-style queries: median time", yLabel: "median time, ms"}
 	var lo, hi float64
 	for _, q := range queries {
 		g := group{label: q}
@@ -217,7 +220,10 @@ func drawSetting(s *svgWriter, st *Setting, colors map[string]string, y float64)
 		drawPlot(s, p)
 	}
 	s.printf("</g>\n")
-	end := plotTop + svgPlotH + svgBelowPlot
+	end := plotTop + svgPlotH + svgBelowFlat
+	if qp.rotate || cpu.rotate {
+		end = plotTop + svgPlotH + svgBelowTurn
+	}
 	s.printf(`<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#ccc"/>`+"\n", f1(svgMargin), f1(top-18), f1(svgWidth-svgMargin), f1(top-18))
 	return end
 }
@@ -300,7 +306,8 @@ func newAxis(values []float64, log bool) axis {
 	}
 	lo, hi := slices.Min(values), slices.Max(values)
 	if log && lo > 0 {
-		a := axis{log: true, lo: math.Pow(10, math.Floor(math.Log10(lo))), hi: math.Pow(10, math.Ceil(math.Log10(hi)))}
+		// Below the least value, so that its bar shows even when it is a power of ten.
+		a := axis{log: true, lo: math.Pow(10, math.Floor(math.Log10(lo*0.9))), hi: math.Pow(10, math.Ceil(math.Log10(hi)))}
 		if a.hi <= a.lo {
 			a.hi = a.lo * 10
 		}
@@ -384,6 +391,19 @@ func phaseColorsOf(r *Report) map[string]string {
 		other++
 	}
 	return colors
+}
+
+// measuredPod names the measured OLTP (or OLAP) database's pod of the phases.
+func measuredPod(phases []*Phase, oltp bool) string {
+	for _, ph := range phases {
+		if oltp && ph.OLTP.Pod != "" {
+			return ph.OLTP.Pod
+		}
+		if !oltp && len(ph.OLAP) > 0 && ph.OLAP[0].Pod != "" {
+			return ph.OLAP[0].Pod
+		}
+	}
+	return none
 }
 
 // nodeNames returns the sorted names of the nodes the phases measured.
