@@ -55,6 +55,13 @@ K8S_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) 
 
 TEST_FLAGS ?=
 NODES ?= 2
+# make study: nodes per phase, CPUs per node of its two settings, each measurement's length.
+# The study's own settings, on a machine with 16 cores or more: STUDY_SPARE_CPUS=8 STUDY_SATURATED_CPUS=4.
+STUDY_NODES ?= 2
+STUDY_SPARE_CPUS ?= 1
+STUDY_SATURATED_CPUS ?= 0.5
+STUDY_PHASE ?= 60s
+STUDY_ARGS ?=
 
 ##@ General
 
@@ -112,6 +119,11 @@ generate: ## Regenerate deepcopy, conversion and defaulting code for the plugin 
 .PHONY: demo
 demo: cluster-binaries build postgres ## Start (or reuse) the local cluster, likewise-scheduler and the classifier on real PostgreSQL; show where pods land.
 	$(GO) run ./hack/demo -dir $(LOCAL_DIR) -tools $(TOOLS_DIR)
+
+.PHONY: study
+study: cluster-binaries build postgres ## Run the study (docs/study.md): real PostgreSQL servers on CPU-bounded nodes (cgroups; needs root), alone, mixed, and after likewise; report in _output/study.
+	$(GO) run ./hack/study -dir $(OUTPUT_DIR)/study -tools $(TOOLS_DIR) -nodes $(STUDY_NODES) \
+		-spare-cpus $(STUDY_SPARE_CPUS) -saturated-cpus $(STUDY_SATURATED_CPUS) -phase $(STUDY_PHASE) $(STUDY_ARGS)
 
 ##@ Test
 
