@@ -143,6 +143,9 @@ func (r *Runtime) recoverServers(ctx context.Context) {
 		}
 		in, why := r.adoptable(rec, pod, s)
 		if in != nil {
+			// Setup, if it has not succeeded yet, is left to the pod's sync.
+			_, err := os.Stat(filepath.Join(in.dir, setupDoneFile))
+			in.ready = r.opts.Setup == nil || err == nil
 			r.mu.Lock()
 			r.byPod[in.key.pod()], r.byDir[in.dir] = in, in
 			r.mu.Unlock()

@@ -136,6 +136,7 @@ type instance struct {
 	node, ip  string
 	server    *pgserver.Server  // nil while starting
 	group     *nodecgroup.Group // the pod's group
+	ready     bool              // started and set up: Server, PodGroup and WaitServing show it
 }
 
 func (in *instance) matches(pod *corev1.Pod) bool {
@@ -495,9 +496,11 @@ func (r *Runtime) check(ctx context.Context, in *instance, pod *corev1.Pod) erro
 func (r *Runtime) setup(ctx context.Context, in *instance) error {
 	marker := filepath.Join(in.dir, setupDoneFile)
 	if r.opts.Setup == nil {
+		r.setReady(in)
 		return nil
 	}
 	if _, err := os.Stat(marker); err == nil {
+		r.setReady(in)
 		return nil
 	}
 	if err := r.opts.Setup(ctx, in.pod, in.server); err != nil {
@@ -508,7 +511,14 @@ func (r *Runtime) setup(ctx context.Context, in *instance) error {
 	if err := os.WriteFile(marker, nil, 0o644); err != nil {
 		return fmt.Errorf("recording the setup of %s: %w", in.dir, err)
 	}
+	r.setReady(in)
 	return nil
+}
+
+func (r *Runtime) setReady(in *instance) {
+	r.mu.Lock()
+	in.ready = true
+	r.mu.Unlock()
 }
 
 // stop stops in's server (fast, immediate after StopTimeout), kills what is left in its pod's
@@ -640,12 +650,13 @@ func (r *Runtime) event(pod *corev1.Pod, eventType, reason, action, note string,
 	rec.Eventf(pod, nil, eventType, reason, action, "%s", msg)
 }
 
-// Server returns the running server of pod namespace/name.
+// Server returns the running server of pod namespace/name, once Options.Setup has succeeded on
+// its data directory.
 func (r *Runtime) Server(namespace, name string) (*pgserver.Server, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	in := r.byPod[namespace+"/"+name]
-	if in == nil || in.server == nil {
+	if in == nil || !in.ready {
 		return nil, false
 	}
 	return in.server, true
@@ -656,14 +667,15 @@ func (r *Runtime) PodGroup(namespace, name string) (*nodecgroup.Group, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	in := r.byPod[namespace+"/"+name]
-	if in == nil || in.server == nil || in.group == nil {
+	if in == nil || !in.ready || in.group == nil {
 		return nil, false
 	}
 	return in.group, true
 }
 
 // WaitServing waits until pod namespace/name's server accepts connections on the pod's current
-// IP (as the API server has it: a moved pod's new one) and returns it. ctx bounds the wait.
+// IP (as the API server has it: a moved pod's new one), Options.Setup having succeeded, and
+// returns it. ctx bounds the wait.
 func (r *Runtime) WaitServing(ctx context.Context, namespace, name string) (*pgserver.Server, error) {
 	var s *pgserver.Server
 	var last string
@@ -676,7 +688,7 @@ func (r *Runtime) WaitServing(ctx context.Context, namespace, name string) (*pgs
 		r.mu.Lock()
 		in := r.byPod[namespace+"/"+name]
 		var server *pgserver.Server
-		if in != nil && in.matches(pod) {
+		if in != nil && in.ready && in.matches(pod) {
 			server = in.server
 		}
 		r.mu.Unlock()
