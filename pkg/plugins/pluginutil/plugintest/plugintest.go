@@ -8,6 +8,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
@@ -100,4 +101,31 @@ func (f Fixture) Filter(ctx context.Context, pl FilterPlugin, pod *v1.Pod) (map[
 		}
 	}
 	return rejected, nil
+}
+
+// Rebind gives node i's NodeInfo a new generation in place, as the scheduler's snapshot does
+// when a pod was bound there: the NodeInfo keeps its address and its pods (the last one is
+// removed and added back), only its generation moves on.
+func (f Fixture) Rebind(t testing.TB, i int) {
+	t.Helper()
+	ni, ok := f.NodeInfos[i].(*framework.NodeInfo)
+	if !ok {
+		t.Fatalf("node %d: NodeInfo of type %T, want *framework.NodeInfo", i, f.NodeInfos[i])
+	}
+	pods := ni.GetPods()
+	if len(pods) == 0 {
+		ni.SetNode(ni.Node())
+		return
+	}
+	last := pods[len(pods)-1]
+	if err := ni.RemovePod(klog.Background(), last.GetPod()); err != nil {
+		t.Fatalf("node %s: %v", ni.Node().Name, err)
+	}
+	ni.AddPodInfo(last)
+}
+
+// ReportPerNode reports the benchmark's time per operation divided by nodes, as ns/node: the
+// cost of one scheduling cycle per node of the cluster.
+func ReportPerNode(b *testing.B, nodes int) {
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(nodes), "ns/node")
 }
