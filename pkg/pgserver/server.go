@@ -410,7 +410,8 @@ func (s *Server) setupRoles(ctx context.Context, o options) error {
 		if o.superPassword == "" && o.monitorPass == "" {
 			return nil
 		}
-		sql := fmt.Sprintf("ALTER ROLE %s PASSWORD %s; ALTER ROLE %s PASSWORD %s;",
+		// A failed statement is not to be logged with its password.
+		sql := fmt.Sprintf("SET log_min_error_statement = panic; ALTER ROLE %s PASSWORD %s; ALTER ROLE %s PASSWORD %s;",
 			Superuser, quoteLiteral(s.superPassword), MonitorRole, quoteLiteral(s.monitorPassword))
 		if _, err := s.psqlSocket(ctx, DefaultDB, sql); err != nil {
 			return s.redact(fmt.Errorf("setting the roles' passwords: %w", err))
@@ -419,7 +420,8 @@ func (s *Server) setupRoles(ctx context.Context, o options) error {
 	}
 	// Created as docs/classifier.md recommends: LOGIN, pg_read_all_stats, read-only by default,
 	// a statement timeout, CONNECT on the databases it monitors.
-	sql := fmt.Sprintf(`CREATE ROLE %[1]s LOGIN PASSWORD %[2]s;
+	sql := fmt.Sprintf(`SET log_min_error_statement = panic;
+CREATE ROLE %[1]s LOGIN PASSWORD %[2]s;
 GRANT pg_read_all_stats TO %[1]s;
 ALTER ROLE %[1]s SET statement_timeout = '5s';
 ALTER ROLE %[1]s SET default_transaction_read_only = on;
