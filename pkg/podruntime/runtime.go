@@ -50,14 +50,13 @@ const (
 	DefaultWorkers     = 2
 	DefaultStopTimeout = 10 * time.Second
 	DefaultMaxBackoff  = 30 * time.Second
+	DefaultSyncTimeout = 3 * time.Minute
 )
 
 const (
 	// resyncPeriod makes every pod come round again, so that a server that ended by itself is
 	// started again.
 	resyncPeriod = 30 * time.Second
-	// syncTimeout bounds one pod's initdb, start and Setup.
-	syncTimeout = 3 * time.Minute
 	// groupRemoveTimeout bounds the wait for a pod group's processes to leave once killed.
 	groupRemoveTimeout = 10 * time.Second
 )
@@ -99,6 +98,9 @@ type Options struct {
 	StopTimeout time.Duration
 	// MaxBackoff bounds the wait before a failed pod is retried. Default DefaultMaxBackoff.
 	MaxBackoff time.Duration
+	// SyncTimeout bounds one pod's sync: initdb, start and Setup (raise it for a Setup that
+	// loads much data), or a stop. Default DefaultSyncTimeout.
+	SyncTimeout time.Duration
 }
 
 // Runtime runs the servers of the PostgreSQL pods bound to the local cluster's nodes. Its
@@ -180,8 +182,12 @@ func New(opts Options) (*Runtime, error) {
 	if opts.MaxBackoff == 0 {
 		opts.MaxBackoff = DefaultMaxBackoff
 	}
-	if opts.StopTimeout < 0 || opts.MaxBackoff < 0 {
-		return nil, fmt.Errorf("podruntime: Options.StopTimeout %v and MaxBackoff %v must not be negative", opts.StopTimeout, opts.MaxBackoff)
+	if opts.SyncTimeout == 0 {
+		opts.SyncTimeout = DefaultSyncTimeout
+	}
+	if opts.StopTimeout < 0 || opts.MaxBackoff < 0 || opts.SyncTimeout < 0 {
+		return nil, fmt.Errorf("podruntime: Options.StopTimeout %v, MaxBackoff %v and SyncTimeout %v must not be negative",
+			opts.StopTimeout, opts.MaxBackoff, opts.SyncTimeout)
 	}
 	return &Runtime{
 		opts: opts,
@@ -266,7 +272,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 		return errors.New("podruntime: Run after StopAll")
 	}
 
-	recoverCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
+	recoverCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.SyncTimeout)
 	r.recoverServers(recoverCtx)
 	cancel()
 
@@ -317,7 +323,7 @@ func (r *Runtime) processNext(ctx context.Context) bool {
 	defer r.queue.Done(k)
 	// A sync runs to its end even when Run is cancelled: a half-started server would be neither
 	// adopted nor stopped.
-	syncCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
+	syncCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.SyncTimeout)
 	defer cancel()
 	var err error
 	if k.node != "" {
