@@ -43,7 +43,8 @@ const (
 	reasonUncountable = "NotebookUserUnknown"
 )
 
-// NotebookSpread is the plugin. Everything on it is immutable after New.
+// NotebookSpread is the plugin. Everything on it is immutable after New but the per-node cache
+// (nodes), which only PreFilter and PreScore update.
 type NotebookSpread struct {
 	handle         fwk.Handle
 	mode           config.NotebookSpreadMode
@@ -56,6 +57,9 @@ type NotebookSpread struct {
 	// capReason is the Filter reason for a node exactly at the cap (the usual case), prebuilt so
 	// that Filter does not format it for every full node.
 	capReason string
+
+	// nodes holds each node's users (nodeUsers) at its NodeInfo's generation.
+	nodes *pluginutil.NodeCache[nodeUsers]
 }
 
 var _ fwk.PreFilterPlugin = &NotebookSpread{}
@@ -81,7 +85,7 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 		// Validation has parsed it already; this is only reached if the two disagree.
 		return nil, field.Invalid(path.Child("podSelector"), metav1.FormatLabelSelector(args.PodSelector), err.Error())
 	}
-	return &NotebookSpread{
+	pl := &NotebookSpread{
 		handle:         h,
 		mode:           args.Mode,
 		selector:       selector,
@@ -91,7 +95,9 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 		adjustment:     int64(args.SameUserNodeAdjustment),
 		maxUsers:       int(args.MaxUsersPerNode),
 		capReason:      fmt.Sprintf(ErrReasonTooManyUsers, args.MaxUsersPerNode, args.MaxUsersPerNode),
-	}, nil
+	}
+	pl.nodes = pluginutil.NewNodeCache(pl.newNodeUsers, nil)
+	return pl, nil
 }
 
 // Name returns the plugin's name.
@@ -170,8 +176,9 @@ const maxUsersBuffer = 64
 
 // usersOn counts the distinct users of o's hub that run a counted notebook server on the node,
 // o's own user left out, and reports whether o's user runs one there. One user with several
-// named servers counts once. It reads only nodeInfo, so it is right for the snapshot and for
-// preemption's what-if NodeInfos alike.
+// named servers counts once. It reads only nodeInfo, O(pods on the node), so it is right for the
+// snapshot and for preemption's what-if NodeInfos alike; it is what the cache holds
+// (nodeUsers) and what is used where the cache cannot serve.
 func (pl *NotebookSpread) usersOn(nodeInfo fwk.NodeInfo, o owner) (others int, hasUser bool) {
 	var buf [maxUsersBuffer]string
 	users := buf[:0]

@@ -2,6 +2,7 @@ package notebookspread
 
 import (
 	"context"
+	"math"
 	"slices"
 
 	v1 "k8s.io/api/core/v1"
@@ -12,26 +13,49 @@ import (
 	"github.com/likewise-dev/likewise/pkg/plugins/pluginutil"
 )
 
-// PreScore counts the users on every candidate node once, in parallel, and records the pod's
-// score on each (see nodeScore). It returns Skip for pods that are not notebook servers of a
-// known user, so Score is not called for them.
+// preScoreState is what Score needs of the cycle: the pod's owner and the fewest and most
+// other users over the candidate nodes.
+type preScoreState struct {
+	owner  owner
+	lo, hi int
+	// cached: the per-node cache is up to date for the candidate nodes (see usesCache).
+	cached bool
+}
+
+// Clone shares the state: it is never written after PreScore.
+func (s *preScoreState) Clone() fwk.StateData { return s }
+
+// PreScore brings the per-node cache up to date for the candidate nodes (unless PreFilter did
+// for every node), then reads each node's users from it to find the fewest and most; Score
+// scores each node against them (see nodeScore). It returns Skip for pods that are not notebook
+// servers of a known user, so Score is not called for them. Where the cache cannot serve (a pod
+// group cycle), it counts every node's users from its pods, in parallel.
 func (pl *NotebookSpread) PreScore(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	o, ok := pl.pendingOwner(ctx, pod, true)
 	if !ok {
 		return fwk.NewStatus(fwk.Skip)
 	}
-	users := make([]int, len(nodes))
-	hasUser := make([]bool, len(nodes))
-	pl.handle.Parallelizer().Until(ctx, len(nodes), func(i int) {
-		users[i], hasUser[i] = pl.usersOn(nodes[i], o)
-	}, Name)
-	s := make(pluginutil.NodeScores, len(nodes))
+	s := &preScoreState{owner: o, cached: usesCache(state)}
 	if len(nodes) > 0 {
-		lo, hi := slices.Min(users), slices.Max(users)
-		for i, n := range nodes {
-			s[n.Node().Name] = pl.nodeScore(users[i], lo, hi, hasUser[i])
+		s.lo, s.hi = math.MaxInt, math.MinInt
+		if s.cached {
+			if f, err := pluginutil.ReadState[*preFilterState](state, preFilterStateKey); err != nil || !f.cached {
+				pl.nodes.Update(ctx, nodes, false, pl.handle.Parallelizer())
+			}
+			for _, n := range nodes {
+				users, _ := pl.users(true, n, o)
+				s.lo, s.hi = min(s.lo, users), max(s.hi, users)
+			}
+		} else {
+			users := make([]int, len(nodes))
+			pl.handle.Parallelizer().Until(ctx, len(nodes), func(i int) {
+				users[i], _ = pl.usersOn(nodes[i], o)
+			}, Name)
+			s.lo, s.hi = slices.Min(users), slices.Max(users)
 		}
-		klog.FromContext(ctx).V(5).Info("Counted notebook users on the candidate nodes", "pod", klog.KObj(pod), "nodes", len(nodes), "minUsers", lo, "maxUsers", hi)
+		if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
+			logger.Info("Counted notebook users on the candidate nodes", "pod", klog.KObj(pod), "nodes", len(nodes), "minUsers", s.lo, "maxUsers", s.hi)
+		}
 	}
 	state.Write(preScoreStateKey, s)
 	return nil
@@ -72,9 +96,18 @@ func (pl *NotebookSpread) nodeScore(users, lo, hi int, hasUser bool) int64 {
 	return score
 }
 
-// Score returns the score PreScore computed for the node: O(1), no allocation.
+// Score scores the node against the fewest and most users PreScore found, reading its users
+// from the cache (O(1)) or, for a NodeInfo the cache does not hold, from its pods; no
+// allocation.
 func (pl *NotebookSpread) Score(_ context.Context, state fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	return pluginutil.Score(state, preScoreStateKey, nodeInfo)
+	s, err := pluginutil.ReadState[*preScoreState](state, preScoreStateKey)
+	if err != nil {
+		return 0, fwk.AsStatus(err)
+	}
+	users, hasUser := pl.users(s.cached, nodeInfo, s.owner)
+	// The framework scores only PreScore's nodes; should it not, stay in range.
+	users = min(max(users, s.lo), s.hi)
+	return pl.nodeScore(users, s.lo, s.hi, hasUser), nil
 }
 
 // ScoreExtensions returns nil: PreScore already normalizes over the candidate nodes, and the

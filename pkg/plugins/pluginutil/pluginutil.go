@@ -1,6 +1,6 @@
 // Package pluginutil holds what every likewise scheduler plugin does the same way: where its args
-// sit in the configuration, reading its cycle state, and the per-node scores that PreScore
-// computes once and Score looks up.
+// sit in the configuration, reading its cycle state, and keeping what it derives from each node
+// across cycles (NodeCache).
 package pluginutil
 
 import (
@@ -29,23 +29,4 @@ func ReadState[T fwk.StateData](state fwk.CycleState, key fwk.StateKey) (T, erro
 		return zero, fmt.Errorf("%q in cycle state has type %T, want %T", key, c, zero)
 	}
 	return s, nil
-}
-
-// NodeScores are a pod's scores by node name, computed once per cycle by PreScore.
-type NodeScores map[string]int64
-
-// Clone shares the scores: they are never written after PreScore.
-func (s NodeScores) Clone() fwk.StateData { return s }
-
-// Score returns the score PreScore stored under key for the node: O(1), no allocation.
-func Score(state fwk.CycleState, key fwk.StateKey, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
-	s, err := ReadState[NodeScores](state, key)
-	if err != nil {
-		return 0, fwk.AsStatus(err)
-	}
-	score, ok := s[nodeInfo.Node().Name]
-	if !ok {
-		return 0, fwk.AsStatus(fmt.Errorf("node %q was not among the nodes given to PreScore", nodeInfo.Node().Name))
-	}
-	return score, nil
 }
