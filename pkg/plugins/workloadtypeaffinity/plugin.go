@@ -44,7 +44,8 @@ const (
 	reasonInvalidType = "InvalidWorkloadType"
 )
 
-// WorkloadTypeAffinity is the plugin. Everything on it is immutable after New.
+// WorkloadTypeAffinity is the plugin. Everything on it is immutable after New but the per-node
+// cache (nodes, pools), which only PreFilter and PreScore update.
 type WorkloadTypeAffinity struct {
 	handle   fwk.Handle
 	resolver *workloadtype.Resolver
@@ -56,6 +57,11 @@ type WorkloadTypeAffinity struct {
 	scores          [workloadtype.NumRelations]int64
 	// reasons holds the prebuilt Filter reason per node type, so Filter does not format strings.
 	reasons [workloadtype.NodeMixed + 1]string
+
+	// nodes is each node's state (nodeState) at its NodeInfo's generation.
+	nodes *pluginutil.NodeCache[nodeState]
+	// pools are the PreFilter results of Required mode, rebuilt when a node's pool changes.
+	pools pools
 }
 
 var _ fwk.PreFilterPlugin = &WorkloadTypeAffinity{}
@@ -84,6 +90,7 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 		mode:            args.Mode,
 		majorityPercent: args.MajorityPercent,
 	}
+	pl.nodes = pluginutil.NewNodeCache(pl.newNodeState, poolChanged)
 	pl.scores[workloadtype.SameType] = int64(args.Scores.SameType)
 	pl.scores[workloadtype.Free] = int64(args.Scores.Free)
 	pl.scores[workloadtype.Mixed] = int64(args.Scores.Mixed)
@@ -140,15 +147,22 @@ func (pl *WorkloadTypeAffinity) podType(ctx context.Context, pod *v1.Pod, report
 	return res.Type
 }
 
-// nodeType classifies a node from its label and the pods in nodeInfo. It reads only nodeInfo, so
-// it is right for the snapshot and for the what-if NodeInfos of preemption alike.
-func (pl *WorkloadTypeAffinity) nodeType(nodeInfo fwk.NodeInfo) workloadtype.NodeType {
-	label, err := workloadtype.OfNodeLabel(nodeInfo.Node())
+// poolLabel is the node's pool: its workload-type label, or None. An invalid pool label is
+// ignored; the node is typed by its pods instead.
+func poolLabel(node *v1.Node) workloadtype.Type {
+	label, err := workloadtype.OfNodeLabel(node)
 	if err != nil {
-		// An invalid pool label is ignored; the node is typed by its pods instead.
-		label = workloadtype.None
+		return workloadtype.None
 	}
-	if label != workloadtype.None {
+	return label
+}
+
+// nodeType classifies a node from its label and the pods in nodeInfo, O(pods on the node). It
+// reads only nodeInfo, so it is right for the snapshot and for the what-if NodeInfos of
+// preemption alike; it is what the cache holds (newNodeState) and what is used where the
+// cache cannot serve.
+func (pl *WorkloadTypeAffinity) nodeType(nodeInfo fwk.NodeInfo) workloadtype.NodeType {
+	if label := poolLabel(nodeInfo.Node()); label != workloadtype.None {
 		return workloadtype.ClassifyNode(label, workloadtype.Counts{}, pl.majorityPercent)
 	}
 	var c workloadtype.Counts

@@ -16,18 +16,22 @@ import (
 type preScoreState struct {
 	podType   workloadtype.Type
 	spreading spreading
+	// cached: the per-node cache is up to date for the nodes to score (see usesCache).
+	cached bool
 }
 
 // Clone shares the state: it is never written after PreScore.
 func (s *preScoreState) Clone() fwk.StateData { return s }
 
 // PreScore resolves the pod's type (unless PreFilter did in this cycle) and reads its spreading
-// intent; it returns Skip for untyped pods, so Score is not called for them. It does not loop
-// over the nodes: Score reads each node from its NodeInfo.
-func (pl *WorkloadTypeAffinity) PreScore(ctx context.Context, state fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) *fwk.Status {
+// intent; it returns Skip for untyped pods, so Score is not called for them. It brings the
+// per-node cache up to date for the nodes to score (unless PreFilter did for every node): only
+// the nodes whose generation moved since are derived again.
+func (pl *WorkloadTypeAffinity) PreScore(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	var t workloadtype.Type
+	updated := false
 	if s, err := pluginutil.ReadState[*preFilterState](state, preFilterStateKey); err == nil {
-		t = s.podType
+		t, updated = s.podType, s.cached
 	} else {
 		t = pl.podType(ctx, pod, true)
 	}
@@ -38,16 +42,25 @@ func (pl *WorkloadTypeAffinity) PreScore(ctx context.Context, state fwk.CycleSta
 	if err != nil {
 		return fwk.AsStatus(fmt.Errorf("reading the spreading of pod %s/%s: %w", pod.Namespace, pod.Name, err))
 	}
-	state.Write(preScoreStateKey, &preScoreState{podType: t, spreading: sp})
+	cached := usesCache(state)
+	if cached && !updated {
+		pl.updateNodes(ctx, nodes, false)
+	}
+	state.Write(preScoreStateKey, &preScoreState{podType: t, spreading: sp, cached: cached})
 	return nil
 }
 
 // Score returns the node's relation to the pod and its count of the pod's siblings, packed
-// (packScore) for NormalizeScore: O(pods on the node), no allocation.
+// (packScore) for NormalizeScore, with no allocation. From the cache it is O(1), unless the pod
+// declares spreading terms (their selectors are matched against the node's pods); for a NodeInfo
+// the cache does not hold, O(pods on the node).
 func (pl *WorkloadTypeAffinity) Score(_ context.Context, state fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
 	s, err := pluginutil.ReadState[*preScoreState](state, preScoreStateKey)
 	if err != nil {
 		return 0, fwk.AsStatus(err)
+	}
+	if ns, ok := pl.cachedNode(s.cached, nodeInfo); ok {
+		return packScore(workloadtype.RelationOf(s.podType, ns.nodeType), s.spreading.siblingsIn(ns, nodeInfo)), nil
 	}
 	r := workloadtype.RelationOf(s.podType, pl.nodeType(nodeInfo))
 	return packScore(r, s.spreading.siblingsOn(nodeInfo)), nil

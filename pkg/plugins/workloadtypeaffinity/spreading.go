@@ -39,6 +39,8 @@ type spreading struct {
 	terms []spreadTerm
 	// owner is the UID of the pod's controller, used only when there are no terms.
 	owner types.UID
+	// controller is owner with the namespace, as nodeState.replicas counts them.
+	controller controllerKey
 }
 
 // spreadTerm selects the resident pods of one declared term.
@@ -106,6 +108,7 @@ func newSpreading(pod *v1.Pod, nsLister listersv1.NamespaceLister) (spreading, e
 	if len(s.terms) == 0 {
 		if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
 			s.owner = ref.UID
+			s.controller = controllerKey{namespace: pod.Namespace, uid: ref.UID}
 		}
 	}
 	return s, nil
@@ -175,7 +178,7 @@ func selectorWithKeys(sel *metav1.LabelSelector, podLabels map[string]string, ma
 // isSibling says whether the resident pod p is one the spreading is about. Leaving pods
 // (terminating or finished) are not: they are going, as PodTopologySpread also reads them.
 func (s *spreading) isSibling(p *v1.Pod) bool {
-	if p.DeletionTimestamp != nil || p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed {
+	if leaving(p) {
 		return false
 	}
 	if s.owner != "" {
@@ -207,6 +210,19 @@ func (s *spreading) siblingsOn(nodeInfo fwk.NodeInfo) int64 {
 		}
 	}
 	return n
+}
+
+// siblingsIn is siblingsOn from the node's cached state: O(1) for a pod spread by its
+// controller; a pod's declared terms are matched against the node's pods.
+func (s *spreading) siblingsIn(ns *nodeState, nodeInfo fwk.NodeInfo) int64 {
+	switch {
+	case s.none():
+		return 0
+	case len(s.terms) == 0:
+		return int64(ns.replicas[s.controller])
+	default:
+		return s.siblingsOn(nodeInfo)
+	}
 }
 
 // Score packs a node's relation to the pod and its sibling count into the one number Score may

@@ -1,0 +1,131 @@
+package workloadtypeaffinity
+
+import (
+	"context"
+	"sync"
+
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/likewise-dev/likewise/pkg/workloadtype"
+)
+
+// nodeState is what the plugin derives from a node's NodeInfo: kept per node (pl.nodes) and
+// derived again only when the node's generation moves, so that a cycle costs the same whatever
+// the pods already resident.
+type nodeState struct {
+	// pool is the node's workload-type label (see poolLabel), or None.
+	pool     workloadtype.Type
+	nodeType workloadtype.NodeType
+	// replicas counts the node's resident pods that are not leaving, by controller: the
+	// siblings of a pod whose spreading is its controller's (spreading.owner).
+	replicas map[controllerKey]int32
+}
+
+// controllerKey names a controller as isSibling compares it: the pod's namespace and the
+// controller's UID.
+type controllerKey struct {
+	namespace string
+	uid       types.UID
+}
+
+// newNodeState derives a node's state from its NodeInfo, as nodeType and siblingsOn read it.
+func (pl *WorkloadTypeAffinity) newNodeState(nodeInfo fwk.NodeInfo) nodeState {
+	s := nodeState{pool: poolLabel(nodeInfo.Node())}
+	var c workloadtype.Counts
+	for _, pi := range nodeInfo.GetPods() {
+		p := pi.GetPod()
+		if leaving(p) {
+			continue
+		}
+		c.Add(workloadtype.Resident(p))
+		if ref := metav1.GetControllerOfNoCopy(p); ref != nil {
+			if s.replicas == nil {
+				s.replicas = map[controllerKey]int32{}
+			}
+			s.replicas[controllerKey{namespace: p.Namespace, uid: ref.UID}]++
+		}
+	}
+	s.nodeType = workloadtype.ClassifyNode(s.pool, c, pl.majorityPercent)
+	return s
+}
+
+// leaving says whether a resident pod is going (terminating or finished): it counts neither for
+// its node's type nor as a sibling.
+func leaving(p *v1.Pod) bool {
+	return p.DeletionTimestamp != nil || p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed
+}
+
+// poolChanged tells the cache which changes of a node's state make the PreFilter results
+// stale: its pool.
+func poolChanged(old, new *nodeState) bool { return old.pool != new.pool }
+
+// updateNodes brings the cache up to date for nodes (every node of the snapshot if all) and
+// makes the PreFilter results stale if a node's pool, or the nodes themselves, changed. Only
+// for the serial extension points.
+func (pl *WorkloadTypeAffinity) updateNodes(ctx context.Context, nodes []fwk.NodeInfo, all bool) {
+	if pl.nodes.Update(ctx, nodes, all, pl.handle.Parallelizer()) {
+		pl.pools.invalidate()
+	}
+}
+
+// usesCache says whether this cycle may read and update the cache: not in a pod group
+// scheduling cycle, where the snapshot assumes the group's pods into NodeInfos without moving
+// their generations (see pluginutil.NodeCache).
+func usesCache(state fwk.CycleState) bool { return !state.IsPodGroupSchedulingCycle() }
+
+// pools holds the PreFilter result of Required mode for each pod type: every node but those
+// labelled with the other type, which Filter rejects as unresolvable; nil (all nodes) when no
+// node is labelled so. Built from the nodes of one cycle and kept until updateNodes sees a
+// pool or the set of nodes change. The framework clones a result before narrowing it, so one
+// result may be handed to many cycles.
+type pools struct {
+	mu      sync.Mutex
+	valid   bool
+	results [workloadtype.OLAP + 1]*fwk.PreFilterResult
+}
+
+func (p *pools) invalidate() {
+	p.mu.Lock()
+	p.valid = false
+	p.mu.Unlock()
+}
+
+// result returns the PreFilter result for a pod of type t over nodes, from the last cycle's
+// if keep is set and nothing changed since.
+func (p *pools) result(t workloadtype.Type, nodes []fwk.NodeInfo, keep bool) *fwk.PreFilterResult {
+	if !keep {
+		return buildPools(nodes)[t]
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.valid {
+		p.results = buildPools(nodes)
+		p.valid = true
+	}
+	return p.results[t]
+}
+
+func buildPools(nodes []fwk.NodeInfo) [workloadtype.OLAP + 1]*fwk.PreFilterResult {
+	var out [workloadtype.OLAP + 1]*fwk.PreFilterResult
+	var labelled [workloadtype.OLAP + 1]int
+	for _, n := range nodes {
+		labelled[poolLabel(n.Node())]++
+	}
+	for _, t := range []workloadtype.Type{workloadtype.OLTP, workloadtype.OLAP} {
+		if labelled[t.Other()] == 0 {
+			continue
+		}
+		names := make(sets.Set[string], len(nodes)-labelled[t.Other()])
+		for _, n := range nodes {
+			if poolLabel(n.Node()) != t.Other() {
+				names.Insert(n.Node().Name)
+			}
+		}
+		out[t] = &fwk.PreFilterResult{NodeNames: names}
+	}
+	return out
+}
