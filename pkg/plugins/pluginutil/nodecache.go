@@ -80,6 +80,29 @@ func (c *NodeCache[T]) Get(nodeInfo fwk.NodeInfo) (*T, bool) {
 // Len returns the number of nodes the cache holds a slot for.
 func (c *NodeCache[T]) Len() int { return len(*c.slots.Load()) }
 
+// Forget drops the nodes not in nodes, every node of the snapshot, if the cache holds more nodes
+// than that: nodes deleted, in a cluster whose nodes come and go under new names. O(1) when it
+// holds no more. It returns whether it forgot a node. Call it only from a serial extension point
+// (PreFilter is given every node).
+func (c *NodeCache[T]) Forget(nodes []fwk.NodeInfo) bool {
+	if c.Len() <= len(nodes) {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	slots := *c.slots.Load()
+	next := make(map[string]*nodeSlot[T], len(nodes))
+	for _, n := range nodes {
+		if node := n.Node(); node != nil {
+			if s := slots[node.Name]; s != nil {
+				next[node.Name] = s
+			}
+		}
+	}
+	c.slots.Store(&next)
+	return len(next) < len(slots)
+}
+
 // Update derives the value of every node in nodes whose generation the cache does not hold,
 // spreading the work over p when there is much of it. With all set, nodes are every node of
 // the snapshot, and the cache forgets the nodes not among them. It returns whether the nodes

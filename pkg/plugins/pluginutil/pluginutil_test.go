@@ -218,6 +218,23 @@ func TestNodeCache(t *testing.T) {
 		}
 	})
 
+	t.Run("Forget drops the nodes gone", func(t *testing.T) {
+		c.Update(ctx, nodes, true, nil)
+		if c.Forget(nodes) {
+			t.Error("Forget(a, b) forgot a node, want none")
+		}
+		if !c.Forget([]fwk.NodeInfo{b}) {
+			t.Error("Forget(b) forgot nothing, want a")
+		}
+		if _, ok := c.Get(a); ok {
+			t.Error("Get(a) after a was forgotten: hit, want miss")
+		}
+		if diff := cmp.Diff([]string{"p3"}, get(c, b)); diff != "" {
+			t.Errorf("Get(b) (-want,+got):\n%s", diff)
+		}
+		c.Update(ctx, []fwk.NodeInfo{a}, true, nil)
+	})
+
 	t.Run("a NodeInfo of generation 0 is never cached", func(t *testing.T) {
 		zero := &framework.NodeInfo{}
 		zero.SetNode(&v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "zero"}})

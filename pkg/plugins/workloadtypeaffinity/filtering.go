@@ -24,11 +24,18 @@ type preFilterState struct {
 // Clone shares the state: it is never written after PreFilter.
 func (s *preFilterState) Clone() fwk.StateData { return s }
 
-// PreFilter skips the Filter phase unless the mode is Required and the pod is typed. For a
+// PreFilter skips the Filter phase unless the mode is Required and the pod is typed; in every
+// mode, it makes the per-node cache forget the nodes deleted since. For a
 // typed pod it brings the per-node cache up to date for every node, so that Filter reads each
 // node's type in O(1), and returns every node but those of the other type's pool: Filter runs
 // only on the pool of the pod's type and the unlabelled nodes.
 func (pl *WorkloadTypeAffinity) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	if usesCache(state) {
+		// PreScore is given only the candidates: nodes deleted are forgotten here.
+		if pl.nodes.Forget(nodes) {
+			pl.pools.invalidate()
+		}
+	}
 	if pl.mode != config.ModeRequired {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
@@ -75,7 +82,7 @@ func (pl *WorkloadTypeAffinity) Filter(ctx context.Context, state fwk.CycleState
 	if pool != workloadtype.None {
 		code = fwk.UnschedulableAndUnresolvable
 	}
-	return fwk.NewStatus(code, pl.reasons[n])
+	return fwk.NewStatus(code, pl.reasons[n]...)
 }
 
 // cachedNode returns the node's state from the cache, if this cycle reads it and it holds the

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	fwk "k8s.io/kube-scheduler/framework"
 
+	"github.com/likewise-dev/likewise/pkg/plugins/pluginutil"
 	"github.com/likewise-dev/likewise/pkg/workloadtype"
 )
 
@@ -128,4 +129,44 @@ func buildPools(nodes []fwk.NodeInfo) [workloadtype.OLAP + 1]*fwk.PreFilterResul
 		out[t] = &fwk.PreFilterResult{NodeNames: names}
 	}
 	return out
+}
+
+// maxTermCounts is how many spreadings by declared terms termCounts keeps: the workloads whose
+// replicas are being scheduled at one time.
+const maxTermCounts = 8
+
+// termCounts keeps, for the declared spreading terms of the last few workloads (spreading.key),
+// each node's count of their siblings at its generation, so that the replicas of one workload
+// after the first, and their retries, count siblings only on the nodes that changed. Only
+// PreScore uses it.
+type termCounts struct {
+	mu      sync.Mutex
+	entries []termCount // most recently used first
+}
+
+type termCount struct {
+	key    string
+	counts *pluginutil.NodeCache[int64]
+}
+
+// get returns the per-node counts of sp's siblings, kept or new.
+func (tc *termCounts) get(sp *spreading) *pluginutil.NodeCache[int64] {
+	key := sp.key()
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	for i, e := range tc.entries {
+		if e.key == key {
+			copy(tc.entries[1:i+1], tc.entries[:i])
+			tc.entries[0] = e
+			return e.counts
+		}
+	}
+	terms := *sp // the counts outlive this cycle's state
+	e := termCount{key: key, counts: pluginutil.NewNodeCache(terms.siblingsOn, nil)}
+	if len(tc.entries) < maxTermCounts {
+		tc.entries = append(tc.entries, termCount{})
+	}
+	copy(tc.entries[1:], tc.entries[:len(tc.entries)-1])
+	tc.entries[0] = e
+	return e.counts
 }

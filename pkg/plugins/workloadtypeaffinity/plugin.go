@@ -55,13 +55,16 @@ type WorkloadTypeAffinity struct {
 	mode            config.WorkloadTypeAffinityMode
 	majorityPercent int32
 	scores          [workloadtype.NumRelations]int64
-	// reasons holds the prebuilt Filter reason per node type, so Filter does not format strings.
-	reasons [workloadtype.NodeMixed + 1]string
+	// reasons holds the prebuilt Filter reason per node type, so Filter neither formats strings
+	// nor allocates the reasons of the Status it returns (len == cap: an append copies).
+	reasons [workloadtype.NodeMixed + 1][]string
 
 	// nodes is each node's state (nodeState) at its NodeInfo's generation.
 	nodes *pluginutil.NodeCache[nodeState]
 	// pools are the PreFilter results of Required mode, rebuilt when a node's pool changes.
 	pools pools
+	// terms are the per-node sibling counts of the last workloads spread by declared terms.
+	terms termCounts
 }
 
 var _ fwk.PreFilterPlugin = &WorkloadTypeAffinity{}
@@ -96,7 +99,7 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 	pl.scores[workloadtype.Mixed] = int64(args.Scores.Mixed)
 	pl.scores[workloadtype.OtherType] = int64(args.Scores.OtherType)
 	for _, n := range []workloadtype.NodeType{workloadtype.NodeOLTP, workloadtype.NodeOLAP} {
-		pl.reasons[n] = fmt.Sprintf(ErrReasonOtherType, n)
+		pl.reasons[n] = []string{fmt.Sprintf(ErrReasonOtherType, n)}
 	}
 	return pl, nil
 }

@@ -46,6 +46,10 @@ func (pl *WorkloadTypeAffinity) PreScore(ctx context.Context, state fwk.CycleSta
 	if cached && !updated {
 		pl.updateNodes(ctx, nodes, false)
 	}
+	if cached && len(sp.terms) > 0 {
+		sp.counts = pl.terms.get(&sp)
+		sp.counts.Update(ctx, nodes, false, pl.handle.Parallelizer())
+	}
 	state.Write(preScoreStateKey, &preScoreState{podType: t, spreading: sp, cached: cached})
 	return nil
 }

@@ -2,6 +2,7 @@ package workloadtypeaffinity
 
 import (
 	"fmt"
+	"strings"
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,6 +13,7 @@ import (
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
 
+	"github.com/likewise-dev/likewise/pkg/plugins/pluginutil"
 	"github.com/likewise-dev/likewise/pkg/workloadtype"
 )
 
@@ -41,6 +43,26 @@ type spreading struct {
 	owner types.UID
 	// controller is owner with the namespace, as nodeState.replicas counts them.
 	controller controllerKey
+	// counts are the per-node counts of the terms' siblings (termCounts), up to date for the
+	// nodes to score; nil where the cache is not used.
+	counts *pluginutil.NodeCache[int64]
+}
+
+// key names the terms' selection, so that two pods of one workload share their counts: each
+// term's selector and namespaces, in order.
+func (s *spreading) key() string {
+	var b strings.Builder
+	for _, t := range s.terms {
+		b.WriteString(t.selector.String())
+		b.WriteByte(0)
+		if t.allNamespaces {
+			b.WriteString("*")
+		} else {
+			b.WriteString(strings.Join(sets.List(t.namespaces), ","))
+		}
+		b.WriteByte(0)
+	}
+	return b.String()
 }
 
 // spreadTerm selects the resident pods of one declared term.
@@ -212,17 +234,20 @@ func (s *spreading) siblingsOn(nodeInfo fwk.NodeInfo) int64 {
 	return n
 }
 
-// siblingsIn is siblingsOn from the node's cached state: O(1) for a pod spread by its
-// controller; a pod's declared terms are matched against the node's pods.
+// siblingsIn is siblingsOn from the node's cached state (a pod spread by its controller) or
+// the terms' cached counts: O(1), unless the counts do not hold the NodeInfo.
 func (s *spreading) siblingsIn(ns *nodeState, nodeInfo fwk.NodeInfo) int64 {
 	switch {
 	case s.none():
 		return 0
 	case len(s.terms) == 0:
 		return int64(ns.replicas[s.controller])
-	default:
-		return s.siblingsOn(nodeInfo)
+	case s.counts != nil:
+		if n, ok := s.counts.Get(nodeInfo); ok {
+			return *n
+		}
 	}
+	return s.siblingsOn(nodeInfo)
 }
 
 // Score packs a node's relation to the pod and its sibling count into the one number Score may
