@@ -23,9 +23,14 @@ type preFilterState struct {
 func (s *preFilterState) Clone() fwk.StateData { return s }
 
 // PreFilter skips the Filter phase unless maxUsersPerNode is set and the pod is a notebook
-// server of a known user. Then it brings the per-node cache up to date for every node, so that
+// server of a known user; in every case, it makes the per-node cache forget the nodes deleted
+// since. Then it brings the per-node cache up to date for every node, so that
 // Filter reads each node's users in O(1).
 func (pl *NotebookSpread) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	if usesCache(state) {
+		// PreScore is given only the candidates: nodes deleted are forgotten here.
+		pl.nodes.Forget(nodes)
+	}
 	if pl.maxUsers == 0 {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
@@ -62,10 +67,9 @@ func (pl *NotebookSpread) Filter(ctx context.Context, state fwk.CycleState, pod 
 	if logger := klog.FromContext(ctx).V(4); logger.Enabled() {
 		logger.Info("Node is at the notebook user cap", "pod", klog.KObj(pod), "node", klog.KObj(nodeInfo.Node()), "users", others, "maxUsersPerNode", pl.maxUsers)
 	}
-	reason := pl.capReason
 	if others != pl.maxUsers {
 		// Over the cap: the cap was lowered, or pods were bound past the scheduler.
-		reason = fmt.Sprintf(ErrReasonTooManyUsers, others, pl.maxUsers)
+		return fwk.NewStatus(fwk.Unschedulable, fmt.Sprintf(ErrReasonTooManyUsers, others, pl.maxUsers))
 	}
-	return fwk.NewStatus(fwk.Unschedulable, reason)
+	return fwk.NewStatus(fwk.Unschedulable, pl.capReason...)
 }

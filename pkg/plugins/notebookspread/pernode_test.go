@@ -2,6 +2,7 @@ package notebookspread
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	fwk "k8s.io/kube-scheduler/framework"
@@ -28,7 +29,8 @@ var perNodeChurns = []struct {
 // perNodeRun runs cycle once before timing (the cycles before), then b.N times, churning nodes
 // before each, and reports ns/node.
 func perNodeRun(b *testing.B, f fixture, churn int, cycle func()) {
-	cycle()
+	cycle()      // the cycles before
+	runtime.GC() // not the setup's garbage
 	next := 0
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -55,8 +55,9 @@ type NotebookSpread struct {
 	adjustment     int64
 	maxUsers       int
 	// capReason is the Filter reason for a node exactly at the cap (the usual case), prebuilt so
-	// that Filter does not format it for every full node.
-	capReason string
+	// that Filter neither formats it nor allocates the reasons of its Status for every full node
+	// (len == cap: an append copies).
+	capReason []string
 
 	// nodes holds each node's users (nodeUsers) at its NodeInfo's generation.
 	nodes *pluginutil.NodeCache[nodeUsers]
@@ -94,7 +95,7 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 		hubLabel:       args.HubLabel,
 		adjustment:     int64(args.SameUserNodeAdjustment),
 		maxUsers:       int(args.MaxUsersPerNode),
-		capReason:      fmt.Sprintf(ErrReasonTooManyUsers, args.MaxUsersPerNode, args.MaxUsersPerNode),
+		capReason:      []string{fmt.Sprintf(ErrReasonTooManyUsers, args.MaxUsersPerNode, args.MaxUsersPerNode)},
 	}
 	pl.nodes = pluginutil.NewNodeCache(pl.newNodeUsers, nil)
 	return pl, nil
