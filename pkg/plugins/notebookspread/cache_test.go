@@ -66,7 +66,7 @@ func TestCacheDerivesChangedNodeAgain(t *testing.T) {
 	if diff := cmp.Diff(map[string]int64{"a": 100, "b": 0}, got); diff != "" {
 		t.Errorf("scores after b gained two users (-want,+got):\n%s", diff)
 	}
-	if u, ok := f.pl.nodes.Get(b); !ok || u.hubs["hub"] != 2 {
+	if u, ok := f.pl.nodes.Get(b); !ok || len(u.hubs) != 1 || u.hubs[0].users != 2 {
 		t.Errorf("cache after PreScore: %+v, %v; want b's new generation, 2 users", u, ok)
 	}
 
@@ -79,7 +79,7 @@ func TestCacheDerivesChangedNodeAgain(t *testing.T) {
 	if code := fc.filterOne(ctx, t, framework.NewCycleState(), pod, a); code != fwk.Unschedulable {
 		t.Errorf("Filter after a user landed on a (cap 1): %v, want Unschedulable", code)
 	}
-	if u, ok := fc.pl.nodes.Get(a); !ok || u.hubs["hub"] != 1 {
+	if u, ok := fc.pl.nodes.Get(a); !ok || len(u.hubs) != 1 || u.hubs[0].users != 1 {
 		t.Errorf("cache after PreFilter: %+v, %v; want a's new generation, 1 user", u, ok)
 	}
 }
@@ -241,5 +241,40 @@ func TestFilterDoesNotAllocate(t *testing.T) {
 	ni := f.NodeInfos[0]
 	if allocs := testing.AllocsPerRun(100, func() { f.pl.Filter(ctx, state, pod, ni) }); allocs != 0 {
 		t.Errorf("Filter allocates %v times per call, want 0", allocs)
+	}
+}
+
+// TestNodeUsersMatchesUsersOn: the cached users answer as usersOn does for every user of a
+// node, whose Bloom bits are set, and for users absent from it, some of whose bits collide.
+func TestNodeUsersMatchesUsersOn(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	nodes, pods := cluster()
+	for i := range 100 {
+		pods = append(pods, server("hub-a", fmt.Sprintf("many-%d", i), "c"), server("hub-b", fmt.Sprintf("many-%d", i), "c"))
+	}
+	f := newFixture(ctx, t, defaultArgs(), nodes, pods)
+	f.pl.nodes.Update(ctx, f.NodeInfos, true, nil)
+	var owners []owner
+	for _, hub := range []string{"hub-a", "hub-b", "hub-c"} {
+		for _, user := range []string{"alice", "bob", "carol", "dave", "erin", "frank", "ivan", "judy", "zoe"} {
+			owners = append(owners, owner{hub: hub, user: user})
+		}
+		for i := range 200 {
+			owners = append(owners, owner{hub: hub, user: fmt.Sprintf("many-%d", i)})
+		}
+	}
+	for _, ni := range f.NodeInfos {
+		u, ok := f.pl.nodes.Get(ni)
+		if !ok {
+			t.Fatalf("node %s not cached", ni.Node().Name)
+		}
+		for _, o := range owners {
+			p := f.pl.newPending(o)
+			gotOthers, gotHas := u.on(&p)
+			wantOthers, wantHas := f.pl.usersOn(ni, o)
+			if gotOthers != wantOthers || gotHas != wantHas {
+				t.Errorf("node %s, %s/%s: on = %d, %v; usersOn = %d, %v", ni.Node().Name, o.hub, o.user, gotOthers, gotHas, wantOthers, wantHas)
+			}
+		}
 	}
 }

@@ -14,7 +14,7 @@ import (
 // preFilterState is the pod's owner, computed once per cycle, and whether this cycle reads the
 // per-node cache.
 type preFilterState struct {
-	owner owner
+	pending pending
 	// cached: PreFilter brought the cache up to date for every node (see usesCache).
 	cached bool
 }
@@ -42,7 +42,7 @@ func (pl *NotebookSpread) PreFilter(ctx context.Context, state fwk.CycleState, p
 	if cached {
 		pl.nodes.Update(ctx, nodes, true, pl.handle.Parallelizer())
 	}
-	state.Write(preFilterStateKey, &preFilterState{owner: o, cached: cached})
+	state.Write(preFilterStateKey, &preFilterState{pending: pl.newPending(o), cached: cached})
 	return nil, nil
 }
 
@@ -60,7 +60,7 @@ func (pl *NotebookSpread) Filter(ctx context.Context, state fwk.CycleState, pod 
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	others, hasUser := pl.users(s.cached, nodeInfo, s.owner)
+	others, hasUser := pl.users(s.cached, nodeInfo, &s.pending)
 	if hasUser || others < pl.maxUsers {
 		return nil
 	}

@@ -8,6 +8,7 @@ package notebookspread
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"slices"
 
 	v1 "k8s.io/api/core/v1"
@@ -61,6 +62,9 @@ type NotebookSpread struct {
 
 	// nodes holds each node's users (nodeUsers) at its NodeInfo's generation.
 	nodes *pluginutil.NodeCache[nodeUsers]
+	// seed hashes owners into nodeUsers' Bloom filters; hubNames interns their hubs.
+	seed     maphash.Seed
+	hubNames hubNames
 }
 
 var _ fwk.PreFilterPlugin = &NotebookSpread{}
@@ -97,6 +101,7 @@ func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error
 		maxUsers:       int(args.MaxUsersPerNode),
 		capReason:      []string{fmt.Sprintf(ErrReasonTooManyUsers, args.MaxUsersPerNode, args.MaxUsersPerNode)},
 	}
+	pl.seed = maphash.MakeSeed()
 	pl.nodes = pluginutil.NewNodeCache(pl.newNodeUsers, nil)
 	return pl, nil
 }

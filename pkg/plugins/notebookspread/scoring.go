@@ -16,8 +16,8 @@ import (
 // preScoreState is what Score needs of the cycle: the pod's owner and the fewest and most
 // other users over the candidate nodes.
 type preScoreState struct {
-	owner  owner
-	lo, hi int
+	pending pending
+	lo, hi  int
 	// cached: the per-node cache is up to date for the candidate nodes (see usesCache).
 	cached bool
 }
@@ -35,7 +35,7 @@ func (pl *NotebookSpread) PreScore(ctx context.Context, state fwk.CycleState, po
 	if !ok {
 		return fwk.NewStatus(fwk.Skip)
 	}
-	s := &preScoreState{owner: o, cached: usesCache(state)}
+	s := &preScoreState{pending: pl.newPending(o), cached: usesCache(state)}
 	if len(nodes) > 0 {
 		s.lo, s.hi = math.MaxInt, math.MinInt
 		if s.cached {
@@ -43,7 +43,7 @@ func (pl *NotebookSpread) PreScore(ctx context.Context, state fwk.CycleState, po
 				pl.nodes.Update(ctx, nodes, false, pl.handle.Parallelizer())
 			}
 			for _, n := range nodes {
-				users, _ := pl.users(true, n, o)
+				users, _ := pl.users(true, n, &s.pending)
 				s.lo, s.hi = min(s.lo, users), max(s.hi, users)
 			}
 		} else {
@@ -104,7 +104,7 @@ func (pl *NotebookSpread) Score(_ context.Context, state fwk.CycleState, _ *v1.P
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	users, hasUser := pl.users(s.cached, nodeInfo, s.owner)
+	users, hasUser := pl.users(s.cached, nodeInfo, &s.pending)
 	// The framework scores only PreScore's nodes; should it not, stay in range.
 	users = min(max(users, s.lo), s.hi)
 	return pl.nodeScore(users, s.lo, s.hi, hasUser), nil

@@ -6,18 +6,21 @@ import (
 	"sync/atomic"
 
 	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
 )
 
 // NodeCache keeps what a plugin derives from each node's NodeInfo (a node's type, its users),
 // so that a scheduling cycle derives it again only for the nodes that changed, not from every
 // resident pod of every node.
 //
-// An entry is keyed by the node's name and holds the NodeInfo generation (and pod count) it was
-// derived at. The scheduler gives a NodeInfo a new generation, from one process-wide counter, on
-// every change to its node or pods, and its snapshot copies a NodeInfo with its generation, so a
-// generation names one node and one set of pods. Preemption's what-if NodeInfos are copies with
-// pods removed or added, which moves them to generations of their own: they never match the
-// real node's entry, and Get misses for them. There is one exception: in a pod group
+// An entry is keyed by the NodeInfo itself (its address: the scheduler's snapshot keeps one
+// NodeInfo per node for the node's life and updates it in place) and holds the generation (and
+// pod count) it was derived at. The scheduler gives a NodeInfo a new generation, from one
+// process-wide counter, on every change to its node or pods, so a generation names one node and
+// one set of pods. Preemption's what-if NodeInfos are copies, other NodeInfos with pods removed
+// or added: they never match the real node's entry, and Get misses for them (a copy given to
+// Update gets an entry of its own). Keying by address, not by node name, also spares Get the
+// hashing of a name. NodeInfos of another implementation than the framework's are not cached. There is one exception: in a pod group
 // scheduling cycle the snapshot assumes and forgets pods in place, keeping the old generation,
 // so callers must neither Update nor Get in such a cycle (fwk.CycleState's
 // IsPodGroupSchedulingCycle), and derive the value from the NodeInfo itself.
@@ -31,7 +34,7 @@ type NodeCache[T any] struct {
 	// mu serializes Update. Get takes no lock: slots is replaced whole, entries are immutable
 	// and replaced whole.
 	mu    sync.Mutex
-	slots atomic.Pointer[map[string]*nodeSlot[T]]
+	slots atomic.Pointer[map[*framework.NodeInfo]*nodeSlot[T]]
 	stale []int // Update's scratch, under mu
 }
 
@@ -54,7 +57,7 @@ const parallelUpdate = 64
 // value differs from its old one in a way the caller tracks (see Update's result).
 func NewNodeCache[T any](compute func(fwk.NodeInfo) T, changed func(old, new *T) bool) *NodeCache[T] {
 	c := &NodeCache[T]{compute: compute, changed: changed}
-	c.slots.Store(&map[string]*nodeSlot[T]{})
+	c.slots.Store(&map[*framework.NodeInfo]*nodeSlot[T]{})
 	return c
 }
 
@@ -62,27 +65,37 @@ func NewNodeCache[T any](compute func(fwk.NodeInfo) T, changed func(old, new *T)
 // generation; the value must not be modified. A NodeInfo of generation 0 (not made by the
 // scheduler's bookkeeping) is never cached.
 func (c *NodeCache[T]) Get(nodeInfo fwk.NodeInfo) (*T, bool) {
-	node := nodeInfo.Node()
-	if node == nil {
+	ni, ok := nodeInfo.(*framework.NodeInfo)
+	if !ok {
 		return nil, false
 	}
-	s := (*c.slots.Load())[node.Name]
+	s := (*c.slots.Load())[ni]
 	if s == nil {
 		return nil, false
 	}
 	e := s.entry.Load()
-	if e == nil || e.generation == 0 || e.generation != nodeInfo.GetGeneration() || e.pods != len(nodeInfo.GetPods()) {
+	if e == nil || e.generation == 0 || e.generation != ni.Generation || e.pods != len(ni.Pods) {
 		return nil, false
 	}
 	return &e.value, true
 }
 
-// Len returns the number of nodes the cache holds a slot for.
+// cacheable returns the NodeInfo as the cache keys it, or nil if it is not cached: not the
+// framework's, without a node, or of generation 0 (not made by the scheduler's bookkeeping).
+func cacheable(nodeInfo fwk.NodeInfo) *framework.NodeInfo {
+	ni, ok := nodeInfo.(*framework.NodeInfo)
+	if !ok || ni.Node() == nil || ni.Generation == 0 {
+		return nil
+	}
+	return ni
+}
+
+// Len returns the number of NodeInfos the cache holds a slot for.
 func (c *NodeCache[T]) Len() int { return len(*c.slots.Load()) }
 
-// Forget drops the nodes not in nodes, every node of the snapshot, if the cache holds more nodes
-// than that: nodes deleted, in a cluster whose nodes come and go under new names. O(1) when it
-// holds no more. It returns whether it forgot a node. Call it only from a serial extension point
+// Forget drops the NodeInfos not in nodes, every node of the snapshot, if the cache holds more
+// than that: nodes deleted, what-if copies a simulation gave Update, the NodeInfos of a
+// snapshot no longer used. O(1) when it holds no more. It returns whether it forgot a node. Call it only from a serial extension point
 // (PreFilter is given every node).
 func (c *NodeCache[T]) Forget(nodes []fwk.NodeInfo) bool {
 	if c.Len() <= len(nodes) {
@@ -91,11 +104,11 @@ func (c *NodeCache[T]) Forget(nodes []fwk.NodeInfo) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	slots := *c.slots.Load()
-	next := make(map[string]*nodeSlot[T], len(nodes))
+	next := make(map[*framework.NodeInfo]*nodeSlot[T], len(nodes))
 	for _, n := range nodes {
-		if node := n.Node(); node != nil {
-			if s := slots[node.Name]; s != nil {
-				next[node.Name] = s
+		if ni := cacheable(n); ni != nil {
+			if s := slots[ni]; s != nil {
+				next[ni] = s
 			}
 		}
 	}
@@ -105,9 +118,9 @@ func (c *NodeCache[T]) Forget(nodes []fwk.NodeInfo) bool {
 
 // Update derives the value of every node in nodes whose generation the cache does not hold,
 // spreading the work over p when there is much of it. With all set, nodes are every node of
-// the snapshot, and the cache forgets the nodes not among them. It returns whether the nodes
-// the cache holds changed (a node added or forgotten), changed said so of a node's new value,
-// or a node was not cached (generation 0): then the caller cannot know. Call it only from a
+// the snapshot, and the cache forgets the NodeInfos not among them. It returns whether the
+// NodeInfos the cache holds changed (one added or forgotten), changed said so of a node's new
+// value, or a NodeInfo was not cached (see cacheable): then the caller cannot know. Call it only from a
 // serial extension point.
 func (c *NodeCache[T]) Update(ctx context.Context, nodes []fwk.NodeInfo, all bool, p fwk.Parallelizer) bool {
 	c.mu.Lock()
@@ -116,19 +129,19 @@ func (c *NodeCache[T]) Update(ctx context.Context, nodes []fwk.NodeInfo, all boo
 	c.stale = c.stale[:0]
 	missing, named, uncached := 0, 0, false
 	for i, n := range nodes {
-		node := n.Node()
-		if node == nil || n.GetGeneration() == 0 {
+		ni := cacheable(n)
+		if ni == nil {
 			uncached = true
 			continue
 		}
 		named++
-		s := slots[node.Name]
+		s := slots[ni]
 		if s == nil {
 			missing++
 			c.stale = append(c.stale, i)
 			continue
 		}
-		if e := s.entry.Load(); e == nil || e.generation != n.GetGeneration() || e.pods != len(n.GetPods()) {
+		if e := s.entry.Load(); e == nil || e.generation != ni.Generation || e.pods != len(ni.Pods) {
 			c.stale = append(c.stale, i)
 		}
 	}
@@ -139,21 +152,21 @@ func (c *NodeCache[T]) Update(ctx context.Context, nodes []fwk.NodeInfo, all boo
 		if all {
 			size = named
 		}
-		next := make(map[string]*nodeSlot[T], size)
+		next := make(map[*framework.NodeInfo]*nodeSlot[T], size)
 		if !all {
-			for name, s := range slots {
-				next[name] = s
+			for ni, s := range slots {
+				next[ni] = s
 			}
 		}
 		for _, n := range nodes {
-			node := n.Node()
-			if node == nil || n.GetGeneration() == 0 {
+			ni := cacheable(n)
+			if ni == nil {
 				continue
 			}
-			if s := slots[node.Name]; s != nil {
-				next[node.Name] = s
-			} else if next[node.Name] == nil {
-				next[node.Name] = &nodeSlot[T]{}
+			if s := slots[ni]; s != nil {
+				next[ni] = s
+			} else if next[ni] == nil {
+				next[ni] = &nodeSlot[T]{}
 			}
 		}
 		c.slots.Store(&next)
@@ -162,9 +175,9 @@ func (c *NodeCache[T]) Update(ctx context.Context, nodes []fwk.NodeInfo, all boo
 	}
 	var valueChanged atomic.Bool
 	derive := func(i int) {
-		n := nodes[c.stale[i]]
-		s := slots[n.Node().Name]
-		e := &nodeEntry[T]{generation: n.GetGeneration(), pods: len(n.GetPods()), value: c.compute(n)}
+		ni := nodes[c.stale[i]].(*framework.NodeInfo)
+		s := slots[ni]
+		e := &nodeEntry[T]{generation: ni.Generation, pods: len(ni.Pods), value: c.compute(ni)}
 		old := s.entry.Swap(e)
 		if c.changed != nil && (old == nil || c.changed(&old.value, &e.value)) {
 			valueChanged.Store(true)

@@ -156,9 +156,9 @@ func TestNodeCache(t *testing.T) {
 		}
 	})
 
-	t.Run("a copy of the same generation shares the value", func(t *testing.T) {
-		if diff := cmp.Diff([]string{"p1", "p2", "p4"}, get(c, a.Snapshot())); diff != "" {
-			t.Errorf("Get(copy of a) (-want,+got):\n%s", diff)
+	t.Run("a copy is not served the node's value", func(t *testing.T) {
+		if v, ok := c.Get(a.Snapshot()); ok {
+			t.Errorf("Get(copy of a) = %v, want miss", *v)
 		}
 	})
 
@@ -170,22 +170,24 @@ func TestNodeCache(t *testing.T) {
 		if v, ok := c.Get(whatIf); ok {
 			t.Errorf("Get(what-if) = %v, want miss", *v)
 		}
-		// Given to Update (a simulation's PreScore), the copy is derived on its own pods and
-		// the real node is not served the copy's value.
+		// Given to Update (a simulation's PreScore), the copy is derived on its own pods, and
+		// the real node keeps its own value.
 		c.Update(ctx, []fwk.NodeInfo{whatIf}, false, nil)
 		if diff := cmp.Diff([]string{"p4", "p2"}, get(c, whatIf)); diff != "" {
 			t.Errorf("Get(what-if) after Update (-want,+got):\n%s", diff)
 		}
-		if v, ok := c.Get(a); ok {
-			t.Errorf("Get(a) after the what-if was cached = %v, want miss", *v)
+		if diff := cmp.Diff([]string{"p1", "p2", "p4"}, get(c, a)); diff != "" {
+			t.Errorf("Get(a) after the what-if was cached (-want,+got):\n%s", diff)
 		}
 		calls.take()
-		c.Update(ctx, nodes, true, nil)
-		if diff := cmp.Diff(map[string]int{"a": 1}, calls.take()); diff != "" {
-			t.Errorf("Update derived (-want,+got):\n%s", diff)
+		if !c.Update(ctx, nodes, true, nil) {
+			t.Error("Update of the snapshot's nodes: not changed, want changed (the copy forgotten)")
 		}
-		if diff := cmp.Diff([]string{"p1", "p2", "p4"}, get(c, a)); diff != "" {
-			t.Errorf("Get(a) (-want,+got):\n%s", diff)
+		if got := calls.take(); len(got) != 0 {
+			t.Errorf("Update derived %v, want nothing", got)
+		}
+		if _, ok := c.Get(whatIf); ok || c.Len() != 2 {
+			t.Errorf("after Update of the snapshot's nodes: Get(what-if) hit %v, Len %d; want miss, 2", ok, c.Len())
 		}
 	})
 
