@@ -21,16 +21,15 @@ type nodeState struct {
 	// pool is the node's workload-type label (see poolLabel), or None.
 	pool     workloadtype.Type
 	nodeType workloadtype.NodeType
-	// replicas counts the node's resident pods that are not leaving, by controller: the
+	// replicas counts the node's resident pods that are not leaving, by controllerKey: the
 	// siblings of a pod whose spreading is its controller's (spreading.owner).
-	replicas map[controllerKey]int32
+	replicas map[string]int32
 }
 
 // controllerKey names a controller as isSibling compares it: the pod's namespace and the
-// controller's UID.
-type controllerKey struct {
-	namespace string
-	uid       types.UID
+// controller's UID. A string key hashes faster than a struct; a namespace holds no NUL.
+func controllerKey(namespace string, uid types.UID) string {
+	return namespace + "\x00" + string(uid)
 }
 
 // newNodeState derives a node's state from its NodeInfo, as nodeType and siblingsOn read it.
@@ -45,9 +44,9 @@ func (pl *WorkloadTypeAffinity) newNodeState(nodeInfo fwk.NodeInfo) nodeState {
 		c.Add(workloadtype.Resident(p))
 		if ref := metav1.GetControllerOfNoCopy(p); ref != nil {
 			if s.replicas == nil {
-				s.replicas = map[controllerKey]int32{}
+				s.replicas = map[string]int32{}
 			}
-			s.replicas[controllerKey{namespace: p.Namespace, uid: ref.UID}]++
+			s.replicas[controllerKey(p.Namespace, ref.UID)]++
 		}
 	}
 	s.nodeType = workloadtype.ClassifyNode(s.pool, c, pl.majorityPercent)

@@ -42,7 +42,7 @@ type spreading struct {
 	// owner is the UID of the pod's controller, used only when there are no terms.
 	owner types.UID
 	// controller is owner with the namespace, as nodeState.replicas counts them.
-	controller controllerKey
+	controller string
 	// counts are the per-node counts of the terms' siblings (termCounts), up to date for the
 	// nodes to score; nil where the cache is not used.
 	counts *pluginutil.NodeCache[int64]
@@ -130,7 +130,7 @@ func newSpreading(pod *v1.Pod, nsLister listersv1.NamespaceLister) (spreading, e
 	if len(s.terms) == 0 {
 		if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
 			s.owner = ref.UID
-			s.controller = controllerKey{namespace: pod.Namespace, uid: ref.UID}
+			s.controller = controllerKey(pod.Namespace, ref.UID)
 		}
 	}
 	return s, nil
