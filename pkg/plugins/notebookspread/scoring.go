@@ -110,6 +110,6 @@ func (pl *NotebookSpread) Score(_ context.Context, state fwk.CycleState, _ *v1.P
 	return pl.nodeScore(users, s.lo, s.hi, hasUser), nil
 }
 
-// ScoreExtensions returns nil: PreScore already normalizes over the candidate nodes, and the
+// ScoreExtensions returns nil: Score already normalizes against the candidates' lo and hi, and the
 // scores are in [0, MaxNodeScore].
 func (pl *NotebookSpread) ScoreExtensions() fwk.ScoreExtensions { return nil }
