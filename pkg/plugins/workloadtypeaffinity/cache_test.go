@@ -250,6 +250,13 @@ func TestCacheSpreadingTerms(t *testing.T) {
 	if diff := cmp.Diff(map[string]int64{"a": 100, "b": 100}, got); diff != "" {
 		t.Errorf("scores of pg-3 (-want,+got):\n%s", diff)
 	}
+	// A node gone (PreFilter is given every node) is forgotten by the counts too.
+	if _, s := f.pl.PreFilter(ctx, framework.NewCycleState(), pod, f.NodeInfos[:1]); !s.IsSuccess() && !s.IsSkip() {
+		t.Fatal(s)
+	}
+	if got := f.pl.terms.entries[0].counts.Len(); got != 1 {
+		t.Errorf("counts hold %d nodes after PreFilter of one node, want 1", got)
+	}
 }
 
 // TestCacheConcurrentScoreAndFilter runs Score and Filter on every node in parallel, as the

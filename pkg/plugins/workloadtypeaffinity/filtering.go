@@ -35,6 +35,7 @@ func (pl *WorkloadTypeAffinity) PreFilter(ctx context.Context, state fwk.CycleSt
 		if pl.nodes.Forget(nodes) {
 			pl.pools.invalidate()
 		}
+		pl.terms.forget(nodes)
 	}
 	if pl.mode != config.ModeRequired {
 		return nil, fwk.NewStatus(fwk.Skip)

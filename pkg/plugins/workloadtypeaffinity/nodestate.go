@@ -148,6 +148,15 @@ type termCount struct {
 	counts *pluginutil.NodeCache[int64]
 }
 
+// forget makes every kept count forget the NodeInfos not in nodes (see NodeCache.Forget).
+func (tc *termCounts) forget(nodes []fwk.NodeInfo) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	for _, e := range tc.entries {
+		e.counts.Forget(nodes)
+	}
+}
+
 // get returns the per-node counts of sp's siblings, kept or new.
 func (tc *termCounts) get(sp *spreading) *pluginutil.NodeCache[int64] {
 	key := sp.key()

@@ -45,7 +45,7 @@ const (
 )
 
 // WorkloadTypeAffinity is the plugin. Everything on it is immutable after New but the per-node
-// cache (nodes, pools), which only PreFilter and PreScore update.
+// caches (nodes, pools, terms), which only PreFilter and PreScore update.
 type WorkloadTypeAffinity struct {
 	handle   fwk.Handle
 	resolver *workloadtype.Resolver
