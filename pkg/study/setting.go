@@ -428,9 +428,13 @@ func rolledOut(sts *appsv1.StatefulSet) bool {
 }
 
 // setupDatabase is the runtime's first-start setup of a study server: the application database
-// with the tables of what it runs, loaded and analyzed, then the ready marker.
+// with the tables of what it runs, loaded and analyzed. The runtime retries a failed setup until
+// it succeeds (and serves the pod only then): each attempt starts from an empty database.
 func (s *study) setupDatabase(ctx context.Context, pod *corev1.Pod, srv *pgserver.Server) error {
 	kind := pod.Annotations[AnnotationWorkload]
+	if _, err := srv.Psql(ctx, pgserver.DefaultDB, "DROP DATABASE IF EXISTS "+scenario.DatabaseName); err != nil {
+		return err
+	}
 	if err := srv.CreateDatabase(ctx, scenario.DatabaseName); err != nil {
 		return err
 	}
@@ -446,6 +450,7 @@ func (s *study) setupDatabase(ctx context.Context, pod *corev1.Pod, srv *pgserve
 	if err != nil {
 		return fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
-	_, err = srv.Psql(ctx, scenario.DatabaseName, "VACUUM ANALYZE; CREATE TABLE study_ready (at timestamptz DEFAULT now()); INSERT INTO study_ready DEFAULT VALUES")
+	// Vacuum now rather than have autovacuum show up as load in a measurement.
+	_, err = srv.Psql(ctx, scenario.DatabaseName, "VACUUM ANALYZE")
 	return err
 }
