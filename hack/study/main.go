@@ -33,6 +33,8 @@ func main() {
 	warmup := fs.Duration("warmup", d.Warmup, "warm-up before each measurement")
 	clients := fs.Int("oltp-clients", d.OLTPClients, "pgbench clients of the measured OLTP database")
 	sf := fs.Float64("tpch-scale", d.TPCHScaleFactor, "TPC-H scale factor of the OLAP databases")
+	olapPause := fs.Duration("background-olap-pause", d.BackgroundOLAPPause, "pause between two Q1 queries of each unmeasured OLAP database (shorter: heavier analytic nodes)")
+	oltpRate := fs.Float64("background-oltp-rate", d.BackgroundOLTPRate, "TPC-C-like transactions per second of each unmeasured OLTP database")
 	short := fs.Bool("short", false, "tiny data and 4-second phases: checks the mechanism in minutes; the numbers mean nothing")
 	_ = fs.Parse(os.Args[1:])
 
@@ -45,6 +47,7 @@ func main() {
 	if !*short {
 		o.Phase, o.Warmup, o.OLTPClients, o.TPCHScaleFactor = *phase, *warmup, *clients, *sf
 	}
+	o.BackgroundOLAPPause, o.BackgroundOLTPRate = *olapPause, *oltpRate
 	o.Progress = os.Stdout
 	if *out == "" {
 		*out = *dir

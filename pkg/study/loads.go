@@ -50,9 +50,17 @@ func (s *study) phase(ctx context.Context, env *Env, name string) (Phase, error)
 	if err != nil {
 		return p, err
 	}
+	podsBefore, err := s.podCPU(env)
+	if err != nil {
+		return p, err
+	}
 	queries, qerr := s.runQueries(ctx, servers[podOf(MeasuredOLAP)], from.Add(s.o.Phase))
 	to := time.Now()
 	after, err := s.nodeCPU(env)
+	if err != nil {
+		return p, err
+	}
+	podsAfter, err := s.podCPU(env)
 	if err != nil {
 		return p, err
 	}
@@ -75,7 +83,7 @@ func (s *study) phase(ctx context.Context, env *Env, name string) (Phase, error)
 		TPS: st.TPS, NewOrderPerMinute: st.NewOrderPerMinute, P50: st.P50, P95: st.P95, P99: st.P99}
 	for _, q := range pgserver.TPCHQueries {
 		runs := queries[q]
-		p.OLAP = append(p.OLAP, QueryResult{Pod: podOf(MeasuredOLAP), Node: placement[podOf(MeasuredOLAP)], Query: q, Runs: runs, Median: median(runs)})
+		p.OLAP = append(p.OLAP, QueryResult{Pod: podOf(MeasuredOLAP), Node: placement[podOf(MeasuredOLAP)], Query: q, Runs: runs, Median: Median(runs)})
 	}
 	wall := to.Sub(from).Seconds()
 	for _, n := range env.Case.Nodes {
@@ -91,6 +99,14 @@ func (s *study) phase(ctx context.Context, env *Env, name string) (Phase, error)
 			}
 		}
 		p.Nodes = append(p.Nodes, use)
+	}
+	for _, db := range env.Databases {
+		req := env.Setting.OLTPRequestMilli
+		if kindOf(db) == "olap" {
+			req = env.Setting.OLAPRequestMilli
+		}
+		p.Pods = append(p.Pods, PodUse{Pod: podOf(db), Kind: kindOf(db), Measured: db == MeasuredOLTP || db == MeasuredOLAP,
+			RequestMilli: req, Used: (podsAfter[podOf(db)] - podsBefore[podOf(db)]).Seconds() / wall})
 	}
 	s.logf("  %s: OLTP %.1f tx/s (p95 %v) on %s; OLAP %s on %s", name, p.OLTP.TPS, p.OLTP.P95.Round(time.Millisecond), p.OLTP.Node,
 		describeQueries(p.OLAP), placement[podOf(MeasuredOLAP)])
@@ -241,14 +257,22 @@ func (s *study) nodeCPU(env *Env) (map[string]time.Duration, error) {
 	return out, nil
 }
 
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
+// podCPU reads the CPU time each of env's databases' pod groups has used so far.
+func (s *study) podCPU(env *Env) (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	for _, db := range env.Databases {
+		g, ok := s.rt.PodGroup(env.Case.Namespace, podOf(db))
+		if !ok {
+			return nil, fmt.Errorf("%s/%s: no pod group: its server does not run", env.Case.Namespace, podOf(db))
+		}
+		var err error
+		if out[podOf(db)], err = g.CPUUsage(); err != nil {
+			return nil, fmt.Errorf("%s/%s: %w", env.Case.Namespace, podOf(db), err)
+		}
 	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
+	return out, nil
 }
+
 
 func describeQueries(qs []QueryResult) string {
 	var parts []string

@@ -103,6 +103,19 @@ type Phase struct {
 	// OLAP holds each TPC-H query of the measured OLAP database, in query order.
 	OLAP  []QueryResult `json:"olap"`
 	Nodes []NodeUse     `json:"nodes"`
+	// Pods is each database's CPU use during the measurement, beside its request: what shows
+	// whether the requests reflect use.
+	Pods []PodUse `json:"pods,omitempty"`
+}
+
+// PodUse is one database's CPU use during a measurement.
+type PodUse struct {
+	Pod  string `json:"pod"`
+	Kind string `json:"kind"` // "oltp" or "olap"
+	// Measured says it carried the measured load, not the background one.
+	Measured     bool    `json:"measured"`
+	RequestMilli int64   `json:"requestMilli"`
+	Used         float64 `json:"used"` // CPUs used on average (its cgroup's CPU time / wall time)
 }
 
 // OLTPResult is the TPC-C-like load's result on the measured OLTP database.
@@ -682,6 +695,34 @@ func settingSection(s *Setting) section {
 		}
 	}
 
+	pods := table{
+		title:  "CPU per database, millicores used (the background ones: their mean), beside the requests",
+		header: []string{"phase", "OLTP request", "background OLTP", "measured OLTP", "OLAP request", "background OLAP", "measured OLAP"},
+	}
+	for _, ph := range phases {
+		if len(ph.Pods) == 0 {
+			continue
+		}
+		row := []string{ph.Name}
+		for _, kind := range []string{"oltp", "olap"} {
+			var req int64
+			var bg, measured []float64
+			for _, u := range ph.Pods {
+				if u.Kind != kind {
+					continue
+				}
+				req = u.RequestMilli
+				if u.Measured {
+					measured = append(measured, u.Used)
+				} else {
+					bg = append(bg, u.Used)
+				}
+			}
+			row = append(row, fmt.Sprintf("%dm", req), meanMilli(bg), meanMilli(measured))
+		}
+		pods.rows = append(pods.rows, row)
+	}
+
 	rel := table{
 		title:  "Relative change",
 		header: []string{"measure"},
@@ -732,6 +773,9 @@ func settingSection(s *Setting) section {
 	}
 
 	sec.tables = []table{oltp, olap, cpu}
+	if len(pods.rows) > 0 {
+		sec.tables = append(sec.tables, pods)
+	}
 	if len(pairs) > 0 {
 		sec.tables = append(sec.tables, rel)
 	}
@@ -833,3 +877,15 @@ func writeMDRow(b *bytes.Buffer, cells []string) {
 var mdReplacer = strings.NewReplacer(`\`, `\\`, "|", `\|`, "*", `\*`, "_", `\_`, "`", "\\`", "<", "&lt;", "\n", " ")
 
 func mdEscape(s string) string { return mdReplacer.Replace(s) }
+
+// meanMilli renders the mean of CPU uses in millicores, "-" for none.
+func meanMilli(used []float64) string {
+	if len(used) == 0 {
+		return none
+	}
+	sum := 0.0
+	for _, u := range used {
+		sum += u
+	}
+	return fmt.Sprintf("%.0fm", sum/float64(len(used))*1000)
+}
