@@ -273,7 +273,6 @@ func (s *study) podCPU(env *Env) (map[string]time.Duration, error) {
 	return out, nil
 }
 
-
 func describeQueries(qs []QueryResult) string {
 	var parts []string
 	for _, q := range qs {
