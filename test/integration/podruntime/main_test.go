@@ -140,7 +140,7 @@ func (g *rig) cleanup() {
 	if err := g.rt.StopAll(ctx); err != nil {
 		g.t.Errorf("StopAll: %v", err)
 	}
-	if left := postmastersUnder(g.stateDir); len(left) > 0 {
+	if left := pgserver.PostmastersUnder(g.stateDir); len(left) > 0 {
 		g.t.Errorf("StopAll left postmasters running: %v", left)
 	}
 	if groups, err := g.cgroups.Nodes(); err != nil || len(groups) > 0 {
@@ -305,21 +305,7 @@ func serverProcesses(t *testing.T, postmaster int) []int {
 	if postmaster == 0 {
 		t.Fatal("no postmaster")
 	}
-	pids := []int{postmaster}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if ppid(pid) == postmaster {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return pgserver.ServerProcesses(postmaster)
 }
 
 // waitUnderLoad waits until postmaster serves at least two sessions of database app beside its
@@ -347,24 +333,6 @@ func waitUnderLoad(ctx context.Context, t *testing.T, postmaster int) []int {
 		t.Fatalf("postmaster %d: no checkpointer and two sessions of app among its children %q: %v", postmaster, titles, err)
 	}
 	return procs
-}
-
-// ppid is pid's parent, from /proc/<pid>/stat ("pid (comm) state ppid ..."), or 0.
-func ppid(pid int) int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 {
-		return 0
-	}
-	p, _ := strconv.Atoi(f[1])
-	return p
 }
 
 // alive lists those of pids that still run postgres: not a zombie (dead, its parent has yet to
@@ -413,17 +381,6 @@ func processesMentioning(s string) []string {
 		cmd := strings.ReplaceAll(string(b), "\x00", " ")
 		if strings.Contains(cmd, s) {
 			out = append(out, e.Name()+": "+cmd)
-		}
-	}
-	return out
-}
-
-// postmastersUnder lists the running postmasters whose data directory is under dir.
-func postmastersUnder(dir string) []string {
-	var out []string
-	for _, p := range processesMentioning(dir) {
-		if strings.Contains(p, "postgres -D") || strings.Contains(p, "/postgres -D") {
-			out = append(out, p)
 		}
 	}
 	return out

@@ -10,14 +10,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/likewise-dev/likewise/pkg/pgserver"
 	"github.com/likewise-dev/likewise/pkg/scenario"
 	"github.com/likewise-dev/likewise/pkg/study"
 )
@@ -99,7 +98,7 @@ func TestStudyShort(t *testing.T) {
 		},
 		SettingDone: func(ctx context.Context, env *study.Env) error {
 			// The namespace is gone: no postgres process may still serve a data directory of it.
-			if pids := serversUnder(filepath.Join(dir, "data", env.Case.Namespace)); len(pids) > 0 {
+			if pids := pgserver.PostmastersUnder(filepath.Join(dir, "data", env.Case.Namespace)); len(pids) > 0 {
 				return fmt.Errorf("servers of deleted namespace %s still run: %v", env.Case.Namespace, pids)
 			}
 			stopped = append(stopped, env.Case.Namespace)
@@ -141,7 +140,7 @@ func TestStudyShort(t *testing.T) {
 	}
 	t.Logf("report:\n%s", table.String())
 	// The runtime stopped every server and removed the node cgroups at the end.
-	if pids := serversUnder(filepath.Join(dir, "data")); len(pids) > 0 {
+	if pids := pgserver.PostmastersUnder(filepath.Join(dir, "data")); len(pids) > 0 {
 		t.Errorf("servers still run after the study: %v", pids)
 	}
 }
@@ -164,11 +163,11 @@ func checkCgroups(ctx context.Context, env *study.Env) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		pm := postmaster(filepath.Join(srv.Dir, "data"))
+		pm := srv.PID()
 		if pm == 0 {
-			return n, fmt.Errorf("%s: no postmaster.pid in %s", pod, srv.Dir)
+			return n, fmt.Errorf("%s: no running postmaster in %s", pod, srv.Dir)
 		}
-		procs := append([]int{pm}, children(pm)...)
+		procs := pgserver.ServerProcesses(pm)
 		if len(procs) < 3 {
 			return n, fmt.Errorf("%s: postmaster %d has %d processes; a running server has its background processes", pod, pm, len(procs))
 		}
@@ -184,61 +183,4 @@ func checkCgroups(ctx context.Context, env *study.Env) (int, error) {
 		n++
 	}
 	return n, nil
-}
-
-// postmaster reads the postmaster's PID from a data directory.
-func postmaster(dataDir string) int {
-	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
-	if err != nil {
-		return 0
-	}
-	first, _, _ := strings.Cut(string(b), "\n")
-	pid, _ := strconv.Atoi(strings.TrimSpace(first))
-	return pid
-}
-
-// children lists the processes whose parent is pid.
-func children(pid int) []int {
-	var out []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so split after its closing parenthesis.
-		rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
-		f := strings.Fields(rest)
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			out = append(out, child)
-		}
-	}
-	return out
-}
-
-// serversUnder lists the postgres processes whose data directory (-D) is under dir.
-func serversUnder(dir string) []int {
-	var out []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(b), "\x00")
-		for i, a := range args {
-			if a == "-D" && i+1 < len(args) && strings.HasPrefix(args[i+1], dir+"/") {
-				out = append(out, pid)
-			}
-		}
-	}
-	return out
 }
