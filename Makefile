@@ -141,7 +141,7 @@ test-unit: ## Unit tests (pure logic; no servers).
 # The packages that start servers (the local cluster, PostgreSQL) are tested with the integration
 # tests, where the Makefile has built or fetched what they run.
 SERVER_PACKAGES := ./pkg/localcluster ./pkg/pgserver
-UNIT_PACKAGES = $(shell $(GO) list ./cmd/... ./pkg/... | grep -v -e '/pkg/localcluster$$' -e '/pkg/pgserver$$')
+UNIT_PACKAGES = $(shell $(GO) list ./cmd/... ./pkg/... ./hack/... | grep -v -e '/pkg/localcluster$$' -e '/pkg/pgserver$$')
 
 # Fuzz targets, as Target:package; `go test -fuzz` takes one target per run. 7s each is about
 # 2 minutes in all on 2 cores. Their seeds (every shipped config, and each crasher found) also

@@ -22,6 +22,9 @@ import (
 
 	"github.com/likewise-dev/likewise/pkg/apis"
 	"github.com/likewise-dev/likewise/pkg/localcluster"
+	"github.com/likewise-dev/likewise/pkg/nodecgroup"
+	"github.com/likewise-dev/likewise/pkg/pgserver"
+	"github.com/likewise-dev/likewise/pkg/podruntime"
 	"github.com/likewise-dev/likewise/pkg/rebalancer"
 	"github.com/likewise-dev/likewise/pkg/scenario"
 )
@@ -94,8 +97,19 @@ func demoDatabases(ctx context.Context, c *localcluster.Cluster) error {
 	}
 
 	start := time.Now()
-	fmt.Printf("Starting 12 PostgreSQL servers on the pods' IPs and their loads...\n")
-	servers, err := startDatabases(ctx, c, k.Namespace, dbs, running)
+	fmt.Printf("The local runtime starts a PostgreSQL server for each pod, in its node's cgroup, on the pod's IP; the demo loads them...\n")
+	rt, stopRuntime, err := startRuntime(ctx, c, k.Namespace)
+	if err != nil {
+		return err
+	}
+	defer stopRuntime()
+	// pgbench reads its scripts some time after it starts: they stay until the demo ends.
+	scripts, err := os.MkdirTemp("", "likewise-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(scripts)
+	servers, err := startDatabases(ctx, rt, scripts, dbs, running)
 	defer func() {
 		for _, s := range servers {
 			s.Close()
@@ -131,9 +145,10 @@ func demoDatabases(ctx context.Context, c *localcluster.Cluster) error {
 		return err
 	}
 
-	// The servers' work is done: stop them before their pods move (a moved pod gets a new IP, and
-	// KWOK runs no container to take its server along). The classifier keeps running: it labels
-	// each replacement from its StatefulSet's record as soon as it appears.
+	// The loads' work is done: stop them before their pods move (pgbench follows no server to a
+	// new IP). The servers move with their pods: the runtime stops each evicted pod's server and
+	// starts its data directory again on the replacement's node and IP. The classifier keeps
+	// running: it labels each replacement from its StatefulSet's record as soon as it appears.
 	for _, s := range servers {
 		s.Close()
 	}
@@ -158,6 +173,9 @@ func demoDatabases(ctx context.Context, c *localcluster.Cluster) error {
 	}
 	after, err := scenario.Get(ctx, c.Client(), k.Namespace, k.Name)
 	if err != nil {
+		return err
+	}
+	if err := checkMovedServers(ctx, rt, k.Namespace, dbs); err != nil {
 		return err
 	}
 	fmt.Println()
@@ -252,15 +270,48 @@ func valueOr(s, def string) string {
 	return s
 }
 
-// startDatabases starts a server with its load on each pod's IP, a few at a time, and the
-// Secret of the monitoring role they share.
-func startDatabases(ctx context.Context, c *localcluster.Cluster, ns string, dbs []scenario.StudyDatabase, pods map[string]*corev1.Pod) ([]*scenario.Database, error) {
-	scripts, err := os.MkdirTemp("", "likewise-demo-")
+// startRuntime runs the local runtime (pkg/podruntime) for ns: every database pod's server in
+// its node's cgroup, whose CPU quota is the node's allocatable CPU, with the monitoring role's
+// password in the Secret the classifier reads. The returned func stops the servers and removes
+// the cgroups.
+func startRuntime(ctx context.Context, c *localcluster.Cluster, ns string) (*podruntime.Runtime, func(), error) {
+	cg, err := nodecgroup.New("demo")
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("the demo's nodes are cgroups: %w", err)
 	}
-	defer os.RemoveAll(scripts)
 	password := randomPassword()
+	rt, err := podruntime.New(podruntime.Options{
+		Client:            c.Client(),
+		StateDir:          filepath.Join(c.StateDir(), "demo-data"),
+		Cgroups:           cg,
+		Namespace:         ns,
+		SuperuserPassword: randomPassword(),
+		MonitorPassword:   password,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	secret := scenario.MonitorSecret(ns, "likewise-monitor", password)
+	if _, err := c.Client().CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		return nil, nil, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- rt.Run(runCtx) }()
+	return rt, func() {
+		stopCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer stop()
+		if err := rt.StopAll(stopCtx); err != nil {
+			fmt.Fprintf(os.Stderr, "demo: stopping the PostgreSQL servers: %v\n", err)
+		}
+		cancel()
+		<-done
+	}, nil
+}
+
+// startDatabases waits for each pod's server and gives it its tables and its load (its pgbench
+// scripts in scripts), a few at a time.
+func startDatabases(ctx context.Context, rt *podruntime.Runtime, scripts string, dbs []scenario.StudyDatabase, pods map[string]*corev1.Pod) ([]*scenario.Database, error) {
 	var (
 		mu      sync.Mutex
 		servers []*scenario.Database
@@ -272,18 +323,15 @@ func startDatabases(ctx context.Context, c *localcluster.Cluster, ns string, dbs
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
+			pod := pods[podName(d)]
 			opts := scenario.DatabaseOptions{Workload: d.Workload, Rate: oltpRate, Pause: olapPause,
 				ScriptDir: filepath.Join(scripts, d.Pod.Name)}
-			if err := os.MkdirAll(opts.ScriptDir, 0o755); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-				return
-			}
-			s, err := scenario.StartDatabase(ctx, pods[podName(d)], opts)
+			err := os.MkdirAll(opts.ScriptDir, 0o755)
+			var db *scenario.Database
 			if err == nil {
-				if err = s.SetMonitorPassword(ctx, password); err != nil {
-					s.Close()
+				var srv *pgserver.Server
+				if srv, err = rt.WaitServing(ctx, pod.Namespace, pod.Name); err == nil {
+					db, err = scenario.AttachDatabase(ctx, pod, srv, opts)
 				}
 			}
 			mu.Lock()
@@ -292,19 +340,31 @@ func startDatabases(ctx context.Context, c *localcluster.Cluster, ns string, dbs
 				errs = append(errs, err)
 				return
 			}
-			servers = append(servers, s)
+			servers = append(servers, db)
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return servers, err
+	return servers, errors.Join(errs...)
+}
+
+// checkMovedServers shows that the servers moved with their pods: each database serves on its
+// replacement's IP, with the tables its load wrote before the move.
+func checkMovedServers(ctx context.Context, rt *podruntime.Runtime, ns string, dbs []scenario.StudyDatabase) error {
+	for _, d := range dbs {
+		srv, err := rt.WaitServing(ctx, ns, podName(d))
+		if err != nil {
+			return err
+		}
+		table := "pgbench_history"
+		if d.Workload == scenario.WorkloadOLAP {
+			table = "lineitem"
+		}
+		if _, err := srv.Psql(ctx, scenario.DatabaseName, "SELECT 1 FROM "+table+" LIMIT 1"); err != nil {
+			return fmt.Errorf("%s on %s:%d after the moves: its data is gone: %w", podName(d), srv.Host, srv.Port, err)
+		}
 	}
-	// pgbench reads its scripts when it starts: they may go now.
-	secret := scenario.MonitorSecret(ns, "likewise-monitor", password)
-	if _, err := c.Client().CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
-		return servers, err
-	}
-	return servers, nil
+	fmt.Printf("Every server followed its pod: each database answers on its pod's IP now, with its data.\n")
+	return nil
 }
 
 // waitClassified waits until every pod has a workload-type label and returns the pods.

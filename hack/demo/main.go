@@ -41,6 +41,13 @@ func main() {
 	dir := fs.String("dir", filepath.Join("_output", "local"), "state directory of the local cluster")
 	tools := fs.String("tools", "", "directory of the cluster binaries (default $"+localcluster.EnvToolsDir+", else <repo>/_output/bin)")
 	_ = fs.Parse(os.Args[1:])
+	// The demo's own components (the local runtime) log to a file in the cluster's logs
+	// directory (see run); errors still reach standard error.
+	toStderr := false
+	fs.Visit(func(f *flag.Flag) { toStderr = toStderr || f.Name == "logtostderr" })
+	if !toStderr {
+		_ = fs.Set("logtostderr", "false")
+	}
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -55,6 +62,14 @@ func run(ctx context.Context, dir, tools string) error {
 	if err != nil {
 		return err
 	}
+	demoLog := filepath.Join(c.LogsDir(), "demo.log")
+	logFile, err := os.Create(demoLog)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	klog.SetOutput(logFile)
+	defer klog.Flush()
 	if err := clearPreviousRun(ctx, c); err != nil {
 		return err
 	}
@@ -106,9 +121,10 @@ The cluster and likewise-scheduler keep running (the PostgreSQL servers, the cla
 Scheduler log: %s
 Classifier log: %s
 Rebalancer log: %s
+Local runtime's log (the PostgreSQL servers): %s
 Stop everything with: make local-down
 `, c.KubeconfigPath(), scenario.LabelCase, apis.LabelWorkloadType, filepath.Join(c.LogsDir(), localcluster.SchedulerName+".log"),
-		filepath.Join(c.LogsDir(), scenario.ClassifierName+".log"), filepath.Join(c.LogsDir(), scenario.RebalancerName+".log"))
+		filepath.Join(c.LogsDir(), scenario.ClassifierName+".log"), filepath.Join(c.LogsDir(), scenario.RebalancerName+".log"), demoLog)
 	return nil
 }
 
