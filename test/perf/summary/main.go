@@ -1,0 +1,169 @@
+// Command summary prints hack/bench-scheduler.sh's DataItems files as Markdown tables: per
+// workload and size, each setting's throughput, attempt latency and placement quality, then the
+// ratios the targets are about, each from one run.
+//
+//	cd test/perf && go run ./summary ../../_output/bench/scheduler_perf/full
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+)
+
+type dataItems struct {
+	DataItems []struct {
+		Data   map[string]float64 `json:"data"`
+		Labels map[string]string  `json:"labels"`
+	} `json:"dataItems"`
+}
+
+// row is one setting of one run.
+type row struct {
+	setting, scheduler, pct string
+	shipped                 bool
+	avg, p50, p90           float64
+	p99ms                   float64 // scheduling attempt latency, scheduled pods
+	mixing                  string
+	users                   string
+}
+
+// run is one file: one workload at one size.
+type run struct {
+	workload string
+	nodes    int
+	pods     string
+	rows     map[string]*row
+}
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: summary <directory of DataItems files>")
+		os.Exit(2)
+	}
+	runs, err := read(os.Args[1])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "summary: %v\n", err)
+		os.Exit(1)
+	}
+	print(os.Stdout, runs)
+}
+
+func read(dir string) ([]*run, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var runs []*run
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var d dataItems
+		if err := json.Unmarshal(b, &d); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		r := &run{rows: map[string]*row{}}
+		for _, it := range d.DataItems {
+			l := it.Labels
+			if l["Setting"] == "" || l["Setting"] == "not applicable" {
+				continue
+			}
+			r.workload, r.pods = l["Workload"], l["MeasuredPods"]
+			r.nodes, _ = strconv.Atoi(l["Nodes"])
+			s := r.rows[l["Setting"]]
+			if s == nil {
+				s = &row{setting: l["Setting"], scheduler: l["Scheduler"], pct: l["PercentageOfNodesToScore"], shipped: l["Shipped"] == "true"}
+				r.rows[l["Setting"]] = s
+			}
+			switch l["Metric"] {
+			case "SchedulingThroughput":
+				s.avg, s.p50, s.p90 = it.Data["Average"], it.Data["Perc50"], it.Data["Perc90"]
+			case "scheduler_scheduling_attempt_duration_seconds":
+				if l["result"] == "scheduled" {
+					s.p99ms = it.Data["Perc99"]
+				}
+			case "Mixing":
+				s.mixing = fmt.Sprintf("%.0f (initial %.0f)", it.Data["Mixing"], it.Data["Initial"])
+			case "UserSpread":
+				s.users = fmt.Sprintf("%.0f-%.0f (sd %.2f)", it.Data["Min"], it.Data["Max"], it.Data["Stddev"])
+			}
+		}
+		if len(r.rows) > 0 {
+			runs = append(runs, r)
+		}
+	}
+	order := map[string]int{"Plain": 0, "Typed": 1, "TypedPools": 2, "Notebook": 3, "Mixed": 4}
+	sort.Slice(runs, func(i, j int) bool {
+		if runs[i].nodes != runs[j].nodes {
+			return runs[i].nodes < runs[j].nodes
+		}
+		return order[runs[i].workload] < order[runs[j].workload]
+	})
+	return runs, nil
+}
+
+var settingOrder = []string{"likewise-100", "default-100", "likewise-adaptive", "default-adaptive", "intree-adaptive", "default-100-control"}
+
+func print(w io.Writer, runs []*run) {
+	for _, r := range runs {
+		fmt.Fprintf(w, "\n%s, %d nodes, %s measured pods\n\n", r.workload, r.nodes, r.pods)
+		fmt.Fprintln(w, "| Setting | pods/s avg | p50 | p90 | attempt p99 ms | mixing | users per node |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+		for _, name := range settingOrder {
+			s := r.rows[name]
+			if s == nil {
+				continue
+			}
+			label := s.setting
+			if s.shipped {
+				label += " (shipped)"
+			}
+			fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f | %.0f | %s | %s |\n", label, s.avg, s.p50, s.p90, s.p99ms, dash(s.mixing), dash(s.users))
+		}
+		var shipped *row
+		for _, s := range r.rows {
+			if s.shipped {
+				shipped = s
+			}
+		}
+		ratio := func(a, b string) string {
+			x, y := r.rows[a], r.rows[b]
+			if x == nil || y == nil || y.avg == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.2f", x.avg/y.avg)
+		}
+		latency := func(a, b *row) string {
+			if a == nil || b == nil || b.p99ms == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.2f", a.p99ms/b.p99ms)
+		}
+		fmt.Fprintf(w, "\nThroughput likewise/default at 100 %%: %s, at adaptive: %s", ratio("likewise-100", "default-100"), ratio("likewise-adaptive", "default-adaptive"))
+		if shipped != nil {
+			fmt.Fprintf(w, "; shipped (%s) / default-adaptive: %s", shipped.setting, ratio(shipped.setting, "default-adaptive"))
+			fmt.Fprintf(w, "; p99 latency shipped / default-adaptive: %s, likewise-100 / default-100: %s",
+				latency(shipped, r.rows["default-adaptive"]), latency(r.rows["likewise-100"], r.rows["default-100"]))
+			if r.rows["intree-adaptive"] != nil {
+				fmt.Fprintf(w, "; shipped / in-tree: %s", ratio(shipped.setting, "intree-adaptive"))
+			}
+		}
+		if r.rows["default-100-control"] != nil {
+			fmt.Fprintf(w, "; control (default-100 again, last) / default-100: %s", ratio("default-100-control", "default-100"))
+		}
+		fmt.Fprintln(w, ".")
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
