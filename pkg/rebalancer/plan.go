@@ -285,11 +285,9 @@ func (p *planner) workloadOf(pod *v1.Pod) string {
 	if ref == nil {
 		return "Pod/" + pod.Namespace + "/" + pod.Name
 	}
-	if ref.Kind == "ReplicaSet" && p.replicaSet != nil {
-		if rs, err := p.replicaSet.ReplicaSets(pod.Namespace).Get(ref.Name); err == nil {
-			if d := metav1.GetControllerOf(rs); d != nil && d.Kind == "Deployment" {
-				return "Deployment/" + pod.Namespace + "/" + d.Name
-			}
+	if ref.Kind == "ReplicaSet" {
+		if d, ok := p.deploymentOf(pod.Namespace, ref.Name); ok {
+			return "Deployment/" + pod.Namespace + "/" + d
 		}
 	}
 	return ref.Kind + "/" + pod.Namespace + "/" + ref.Name
@@ -333,17 +331,108 @@ func (p *planner) workloadAvailable(pod *v1.Pod, view *View) bool {
 	return n >= want
 }
 
-// podsOf returns the view's pods of workload key (planner.workloadOf), indexing the view's pods
-// by workload on first use.
+// podsOf returns the view's pods of workload key (planner.workloadOf), in the view's order. The
+// view's pods are grouped by controller once per view; a workload's key is resolved from its
+// groups only when asked (a cycle asks for its candidates' workloads, a few of the cluster's),
+// so a cycle looks up a ReplicaSet per candidate, not per pod.
 func (p *planner) podsOf(view *View, key string) []*v1.Pod {
-	if view.workloads == nil {
-		view.workloads = make(map[string][]*v1.Pod)
+	w := view.workloads
+	if w == nil {
+		w = &workloadIndex{byOwner: map[ownerKey][]*v1.Pod{}, answers: map[string][]*v1.Pod{}}
 		for _, pod := range view.Pods {
-			k := p.workloadOf(pod)
-			view.workloads[k] = append(view.workloads[k], pod)
+			k := ownerOf(pod)
+			w.byOwner[k] = append(w.byOwner[k], pod)
+		}
+		view.workloads = w
+	}
+	if pods, ok := w.answers[key]; ok {
+		return pods
+	}
+	kind, rest, _ := strings.Cut(key, "/")
+	ns, name, _ := strings.Cut(rest, "/")
+	var groups [][]*v1.Pod
+	switch kind {
+	case "Pod": // a bare pod, or (oddly) a pod whose controller is a Pod
+		groups = append(groups, w.byOwner[ownerKey{namespace: ns, name: name, bare: true}], w.byOwner[ownerKey{ns, kind, name, false}])
+	case "Deployment": // its ReplicaSets' pods, or (oddly) pods a Deployment controls itself
+		groups = append(groups, w.byOwner[ownerKey{ns, kind, name, false}])
+		for _, rs := range p.replicaSetsOf(w, ns, name) {
+			groups = append(groups, w.byOwner[rs])
+		}
+	case "ReplicaSet":
+		if _, owned := p.deploymentOf(ns, name); !owned {
+			groups = append(groups, w.byOwner[ownerKey{ns, kind, name, false}])
+		}
+	default:
+		groups = append(groups, w.byOwner[ownerKey{ns, kind, name, false}])
+	}
+	var pods []*v1.Pod
+	for _, g := range groups {
+		switch {
+		case len(g) == 0:
+		case pods == nil:
+			pods = g
+		default:
+			pods = append(slices.Clip(pods), g...)
+			slices.SortFunc(pods, comparePodKeys)
 		}
 	}
-	return view.workloads[key]
+	w.answers[key] = pods
+	return pods
+}
+
+// workloadIndex is a view's pods by controller, and the workloads asked for so far.
+type workloadIndex struct {
+	byOwner map[ownerKey][]*v1.Pod
+	// deployments are the ReplicaSets (with pods in the view) by their Deployment, namespace/name;
+	// built when a Deployment is first asked for.
+	deployments map[[2]string][]ownerKey
+	answers     map[string][]*v1.Pod
+}
+
+// ownerKey is a pod's controller, or the pod itself (bare) when it has none.
+type ownerKey struct {
+	namespace, kind, name string
+	bare                  bool
+}
+
+func ownerOf(pod *v1.Pod) ownerKey {
+	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
+		return ownerKey{namespace: pod.Namespace, kind: ref.Kind, name: ref.Name}
+	}
+	return ownerKey{namespace: pod.Namespace, name: pod.Name, bare: true}
+}
+
+// replicaSetsOf returns the groups of the ReplicaSets that workloadOf would name Deployment
+// ns/name for.
+func (p *planner) replicaSetsOf(w *workloadIndex, ns, name string) []ownerKey {
+	if w.deployments == nil {
+		w.deployments = map[[2]string][]ownerKey{}
+		for k := range w.byOwner {
+			if k.bare || k.kind != "ReplicaSet" {
+				continue
+			}
+			if d, ok := p.deploymentOf(k.namespace, k.name); ok {
+				w.deployments[[2]string{k.namespace, d}] = append(w.deployments[[2]string{k.namespace, d}], k)
+			}
+		}
+	}
+	return w.deployments[[2]string{ns, name}]
+}
+
+// deploymentOf names the Deployment that controls ReplicaSet ns/name, as workloadOf reads it.
+func (p *planner) deploymentOf(ns, name string) (string, bool) {
+	if p.replicaSet == nil {
+		return "", false
+	}
+	rs, err := p.replicaSet.ReplicaSets(ns).Get(name)
+	if err != nil {
+		return "", false
+	}
+	if d := metav1.GetControllerOfNoCopy(rs); d != nil && d.Kind == "Deployment" {
+		return d.Name, true
+	}
+	return "", false
 }
 
 func (p *planner) desiredReplicas(ns string, ref *metav1.OwnerReference) (int, bool) {

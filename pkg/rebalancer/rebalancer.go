@@ -74,6 +74,8 @@ type Rebalancer struct {
 	synced []cache.InformerSynced
 
 	planner *planner
+	// podInfos are the PodInfos of the last cycle's pods (view).
+	podInfos *podInfos
 	// lastEvent is the latest Event reason and note per pod, so a decision repeated every cycle
 	// is reported once.
 	lastEvent map[types.UID]string
@@ -156,7 +158,7 @@ func (r *Rebalancer) Cycle(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listing pods: %w", err)
 	}
-	view := NewView(nodes, pods)
+	view := r.view(nodes, pods)
 	now := r.clock.Now()
 	r.settle(ctx, view, now)
 	r.planner.mem.forgetOld(now, &r.cfg)
@@ -398,3 +400,15 @@ func nameOf(key string) string {
 	}
 	return key
 }
+
+// view is the cycle's View. The PodInfos of the pods that did not change since the last cycle
+// are kept: summing a pod's requests is most of what a snapshot of the cluster costs.
+func (r *Rebalancer) view(nodes []*v1.Node, pods []*v1.Pod) *View {
+	if r.podInfos == nil {
+		r.podInfos = newPodInfos()
+	}
+	return newView(nodes, pods, r.podInfos)
+}
+
+// forget drops what view keeps from cycle to cycle.
+func (r *Rebalancer) forget() { r.podInfos = nil }

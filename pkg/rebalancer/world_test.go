@@ -25,6 +25,8 @@ type world struct {
 	seq   int
 	step  time.Duration // the fake clock's advance after each round
 	moves []worldMove
+	// infos are kept from round to round, as Rebalancer.view keeps them from cycle to cycle.
+	infos *podInfos
 }
 
 type worldMove struct {
@@ -45,7 +47,7 @@ func newWorld(t testing.TB, h *harness, sim *Simulator) *world {
 	}
 	pl.cfg = &r.cfg
 	pl.movable.cfg = &r.cfg
-	return &world{t: t, h: h, r: r, pl: pl, sim: sim, step: h.cfg.WorkloadCooldown + time.Minute}
+	return &world{t: t, h: h, r: r, pl: pl, sim: sim, step: h.cfg.WorkloadCooldown + time.Minute, infos: newPodInfos()}
 }
 
 func (w *world) mixing() int { return NewView(w.h.nodes, w.h.pods).Mixing() }
@@ -53,7 +55,7 @@ func (w *world) mixing() int { return NewView(w.h.nodes, w.h.pods).Mixing() }
 // round runs one cycle's decisions and acts on them; it returns the decisions.
 func (w *world) round(ctx context.Context) ([]Decision, error) {
 	now := w.h.clock.Now()
-	view := NewView(w.h.nodes, w.h.pods)
+	view := newView(w.h.nodes, w.h.pods, w.infos)
 	w.r.settle(ctx, view, now)
 	w.pl.mem.forgetOld(now, &w.r.cfg)
 	ds := w.pl.plan(ctx, view, now, true, "")
