@@ -7,6 +7,8 @@
 #   BENCH_SHORT=1 hack/bench-scheduler.sh    short mode: 500 nodes, 1000 measured pods
 #   BENCH_WORKLOADS="Plain Typed"            only these workloads (default: all five)
 #   BENCH_SIZES="5000Nodes_10000Pods"        only these sizes (full mode's default: the three)
+#   BENCH_SETTINGS="likewise-100"            only these settings (comma-separated; the files get
+#                                            a _<settings> suffix), e.g. to profile one alone
 #   BENCH_CPUPROFILE=1                       also write a CPU profile per run (<file>.cpu.pprof)
 #
 # Every run is one workload at one size: a fresh etcd and kube-apiserver, 16-CPU 64Gi nodes, an
@@ -75,6 +77,11 @@ go test -c -o "$out/perf.test" .
 for size in $sizes; do
   for w in $workloads; do
     run=${w}_$size
+    settings=()
+    if [ -n "${BENCH_SETTINGS:-}" ]; then
+      run=${run}_${BENCH_SETTINGS//,/_}
+      settings=(-settings "$BENCH_SETTINGS")
+    fi
     tmp=$(mktemp -d)
     profile=()
     if [ -n "${BENCH_CPUPROFILE:-}" ]; then
@@ -84,7 +91,7 @@ for size in $sizes; do
     status=0
     # The test binary runs in test/perf: the templates and the manifest are found from there.
     "$out/perf.test" -test.run '^$' -test.bench "^BenchmarkPerfScheduling\$/^$w\$/^$size\$" \
-      -test.benchtime 1x -test.timeout 3h "${profile[@]}" \
+      -test.benchtime 1x -test.timeout 3h "${profile[@]}" "${settings[@]}" \
       -data-items-dir "$tmp" >"$out/$run.log" 2>&1 || status=$?
     json=$(ls "$tmp"/*.json 2>/dev/null | head -n1 || true)
     if [ -n "$json" ]; then

@@ -1,6 +1,7 @@
 package perf
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -103,6 +104,10 @@ const (
 	initDBPerNode       = 5
 )
 
+// onlySettings, when set, keeps these settings only (comma-separated names): to profile one
+// setting alone (go test -cpuprofile profiles the whole process, apiserver included).
+var onlySettings = flag.String("settings", "", "comma-separated settings to run (default: all), e.g. likewise-100")
+
 // settingsOf lists the settings measured for a workload, in the order they run: each likewise
 // setting next to kube-scheduler's default profile at the same percentageOfNodesToScore, then the
 // in-tree approximation at the default profile's adaptive default (what a user of kube-scheduler
@@ -129,7 +134,20 @@ func settingsOf(w workload, shipped string) []setting {
 		s = append(s, setting{name: "default-100-control", scheduler: "default", percentage: percentage100,
 			profile: default100, notebookProfile: default100})
 	}
-	return s
+	if *onlySettings == "" {
+		return s
+	}
+	keep := map[string]bool{}
+	for _, name := range strings.Split(*onlySettings, ",") {
+		keep[name] = true
+	}
+	var kept []setting
+	for _, x := range s {
+		if keep[x.name] {
+			kept = append(kept, x)
+		}
+	}
+	return kept
 }
 
 // schedulerConfig builds the benchmark's scheduler configuration from the shipped one: its
@@ -248,7 +266,7 @@ func testCases(templates, dir, shippedPct string) ([]map[string]any, map[string]
 				"initDB":       sz.nodes * initDBPerNode,
 				"measuredPods": sz.pods,
 			}
-			if w.intreePods != "" {
+			if hasIntree(settingsOf(w, shippedPct)) {
 				n := sz.pods
 				if sz.intreePods != 0 {
 					n = sz.intreePods
@@ -289,6 +307,15 @@ var metricsCollectorConfig = map[string]any{
 			{"label": "extension_point", "values": []string{"PreFilter", "Filter", "PreScore", "Score"}},
 		},
 	},
+}
+
+func hasIntree(settings []setting) bool {
+	for _, s := range settings {
+		if s.scheduler == "intree" {
+			return true
+		}
+	}
+	return false
 }
 
 // podTemplate writes templates/src with the setting's profiles into dir and returns its path.

@@ -28,8 +28,10 @@ type row struct {
 	shipped                 bool
 	avg, p50, p90           float64
 	p99ms                   float64 // scheduling attempt latency, scheduled pods
-	mixing                  string
-	users                   string
+	// Average time of the extension points that run over the nodes, ms per pod.
+	filterMs, scoreMs float64
+	mixing            string
+	users             string
 }
 
 // run is one file: one workload at one size.
@@ -88,6 +90,13 @@ func read(dir string) ([]*run, error) {
 				if l["result"] == "scheduled" {
 					s.p99ms = it.Data["Perc99"]
 				}
+			case "scheduler_framework_extension_point_duration_seconds":
+				switch l["extension_point"] {
+				case "Filter":
+					s.filterMs = it.Data["Average"]
+				case "Score":
+					s.scoreMs = it.Data["Average"]
+				}
 			case "Mixing":
 				s.mixing = fmt.Sprintf("%.0f (initial %.0f)", it.Data["Mixing"], it.Data["Initial"])
 			case "UserSpread":
@@ -113,8 +122,8 @@ var settingOrder = []string{"likewise-100", "default-100", "likewise-adaptive", 
 func print(w io.Writer, runs []*run) {
 	for _, r := range runs {
 		fmt.Fprintf(w, "\n%s, %d nodes, %s measured pods\n\n", r.workload, r.nodes, r.pods)
-		fmt.Fprintln(w, "| Setting | pods/s avg | p50 | p90 | attempt p99 ms | mixing | users per node |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+		fmt.Fprintln(w, "| Setting | pods/s avg | p50 | p90 | attempt p99 ms | Filter ms | Score ms | mixing | users per node |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 		for _, name := range settingOrder {
 			s := r.rows[name]
 			if s == nil {
@@ -124,7 +133,8 @@ func print(w io.Writer, runs []*run) {
 			if s.shipped {
 				label += " (shipped)"
 			}
-			fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f | %.0f | %s | %s |\n", label, s.avg, s.p50, s.p90, s.p99ms, dash(s.mixing), dash(s.users))
+			fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f | %.0f | %.2f | %.2f | %s | %s |\n", label, s.avg, s.p50, s.p90, s.p99ms,
+				s.filterMs, s.scoreMs, dash(s.mixing), dash(s.users))
 		}
 		var shipped *row
 		for _, s := range r.rows {
