@@ -46,9 +46,16 @@ import (
 // objects included).
 func BenchmarkCycle(b *testing.B) {
 	for _, n := range []int{500, 1000, 5000} {
-		nodes, pods, sets := benchCluster(n)
+		var (
+			nodes []*v1.Node
+			pods  []*v1.Pod
+			sets  []*appsv1.ReplicaSet
+		)
 		for _, scenario := range []string{"first", "steady", "churn"} {
-			b.Run(fmt.Sprintf("%dnodes/%dpods/%s", n, len(pods), scenario), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%dnodes/%dpods/%s", n, 30*n, scenario), func(b *testing.B) {
+				if nodes == nil { // built by the first scenario that runs, for the next ones
+					nodes, pods, sets = benchCluster(n)
+				}
 				sim, simClient := benchSimulator(b)
 				r, client, podIdx := benchRebalancer(b, nodes, pods, sets, sim)
 				ctx := klog.NewContext(context.Background(), logr.Discard())
