@@ -6,7 +6,8 @@
 #   hack/bench-scheduler.sh                  full mode: 500, 1000 and 5000 nodes, 10 000 pods each
 #   BENCH_SHORT=1 hack/bench-scheduler.sh    short mode: 500 nodes, 1000 measured pods
 #   BENCH_WORKLOADS="Plain Typed"            only these workloads (default: all five)
-#   BENCH_SIZES="5000Nodes_10000Pods"        only these sizes (full mode's default: the three)
+#   BENCH_SIZES="5000Nodes_10000Pods"        only these sizes (full mode's default: the three;
+#                                            5000Nodes_2000Pods is a shorter one to profile)
 #   BENCH_SETTINGS="likewise-100"            only these settings (comma-separated; the files get
 #                                            a _<settings> suffix), e.g. to profile one alone
 #   BENCH_CPUPROFILE=1                       also write a CPU profile per run (<file>.cpu.pprof)
@@ -23,7 +24,8 @@
 #   intree-adaptive      the default profile, pods carrying the in-tree approximation (not Plain)
 #   default-100-control  default-100 once more at the end (Plain only): the run's drift
 #
-# Output, in _output/bench/scheduler_perf/<mode>/ (mode: short or full):
+# Output, in _output/bench/scheduler_perf/<mode>/ (mode: short or full; profile with BENCH_SETTINGS
+# or BENCH_CPUPROFILE):
 #
 #   <Workload>_<Nodes>Nodes_<Pods>Pods.json   scheduler_perf's DataItems, one file per run
 #   <Workload>_<Nodes>Nodes_<Pods>Pods.log    the go test output (benchmark lines at the end)
@@ -68,6 +70,10 @@ else
   sizes=${BENCH_SIZES:-500Nodes_10000Pods 1000Nodes_10000Pods 5000Nodes_10000Pods}
 fi
 workloads=${BENCH_WORKLOADS:-Plain Typed TypedPools Notebook Mixed}
+# A run of some settings, or profiled, is not one of the mode's: it goes to profile/.
+if [ -n "${BENCH_SETTINGS:-}" ] || [ -n "${BENCH_CPUPROFILE:-}" ]; then
+  mode=profile
+fi
 out=$root/_output/bench/scheduler_perf/$mode
 mkdir -p "$out/logs"
 export ARTIFACTS=$out/logs
