@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -248,9 +249,11 @@ func (s *Sampler) sample(ctx context.Context) (classifier.Snapshot, error) {
 	}
 	if statements != nil {
 		snap.Statements = &classifier.Statements{Version: s.info.StatStatements}
-		if err := json.Unmarshal(statements, &snap.Statements.Entries); err != nil {
+		entries, err := decodeStatements(statements)
+		if err != nil {
 			return snap, fmt.Errorf("decoding pg_stat_statements: %w", err)
 		}
+		snap.Statements.Entries = entries
 		if info != nil {
 			snap.Statements.Info = &classifier.StatementsInfo{}
 			if err := json.Unmarshal(info, snap.Statements.Info); err != nil {
@@ -268,6 +271,40 @@ func (s *Sampler) sample(ctx context.Context) (classifier.Snapshot, error) {
 	snap.Own = own
 	snap.Own.QueryIDs = s.ownQueryIDs()
 	return snap, nil
+}
+
+// statementColumns are the values sampleSQL sends per pg_stat_statements entry, in order.
+var statementColumns = []string{"userid", "queryid", "calls", "execTime", "rows", "walBytes"}
+
+// decodeStatements decodes sampleSQL's entries: a JSON array of arrays of statementColumns.
+func decodeStatements(data []byte) ([]classifier.Statement, error) {
+	var rows [][]json.Number
+	if err := json.Unmarshal(data, &rows); err != nil {
+		return nil, err
+	}
+	out := make([]classifier.Statement, len(rows))
+	for i, r := range rows {
+		if len(r) != len(statementColumns) {
+			return nil, fmt.Errorf("entry %d has %d values, want %d (%v)", i, len(r), len(statementColumns), statementColumns)
+		}
+		for j := range r {
+			if r[j] == "" {
+				r[j] = "0" // null: pg_stat_statements hides other users' query IDs without pg_read_all_stats
+			}
+		}
+		userID, errUser := strconv.ParseUint(r[0].String(), 10, 32)
+		queryID, errQuery := r[1].Int64()
+		calls, errCalls := r[2].Int64()
+		execTime, errExec := r[3].Float64()
+		rowCount, errRows := r[4].Int64()
+		walBytes, errWAL := r[5].Float64()
+		if err := errors.Join(errUser, errQuery, errCalls, errExec, errRows, errWAL); err != nil {
+			return nil, fmt.Errorf("entry %d %v (%v): %w", i, r, statementColumns, err)
+		}
+		out[i] = classifier.Statement{StatementKey: classifier.StatementKey{UserID: uint32(userID), QueryID: queryID},
+			Calls: calls, ExecTime: execTime, Rows: rowCount, WALBytes: walBytes}
+	}
+	return out, nil
 }
 
 func (s *Sampler) ownQueryIDs() []int64 {

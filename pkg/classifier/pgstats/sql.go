@@ -128,8 +128,10 @@ func sampleSQL(f features) string {
 		if f.walBytes {
 			wal = "s.wal_bytes"
 		}
-		b.WriteString(" (SELECT coalesce(json_agg(json_build_object('userid', s.userid::int8, 'queryid', s.queryid,\n" +
-			"   'calls', s.calls, 'execTime', s." + f.execTimeColumn + ", 'rows', s.rows, 'walBytes', " + wal + ")), '[]')\n" +
+		// One array per entry, in statementColumns' order: keys would be two thirds of the bytes,
+		// and a database may hold thousands of entries (docs/benchmarks.md).
+		b.WriteString(" (SELECT coalesce(json_agg(json_build_array(s.userid::int8, s.queryid,\n" +
+			"   s.calls, s." + f.execTimeColumn + ", s.rows, " + wal + ")), '[]')\n" +
 			"  FROM " + schema + ".pg_stat_statements(false) s WHERE s.dbid = d.datid")
 		if f.topLevel {
 			b.WriteString(" AND s.toplevel")

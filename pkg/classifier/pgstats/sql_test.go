@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/likewise-dev/likewise/pkg/classifier"
 )
 
 func TestParseExtVersion(t *testing.T) {
@@ -36,7 +38,7 @@ func TestSampleSQL(t *testing.T) {
 		{
 			name:   "PostgreSQL 13 with extension 1.7 (not updated after pg_upgrade)",
 			info:   with(130015, "1.7"),
-			has:    []string{"s.total_time", "'walBytes', 0"},
+			has:    []string{"s.total_time", "s.rows, 0)"},
 			hasNot: []string{"total_exec_time", "s.wal_bytes"},
 		},
 		{
@@ -89,5 +91,31 @@ func TestSampleSQL(t *testing.T) {
 func TestQuoteIdent(t *testing.T) {
 	if diff := cmp.Diff(`"we""ird"`, quoteIdent(`we"ird`)); diff != "" {
 		t.Errorf("quoteIdent (-want,+got):\n%s", diff)
+	}
+}
+
+// TestDecodeStatements decodes the entries as sampleSQL sends them: an array of values per entry,
+// in statementColumns' order, numbers as PostgreSQL prints them.
+func TestDecodeStatements(t *testing.T) {
+	// A null is what a role without pg_read_all_stats reads for other users' query IDs.
+	got, err := decodeStatements([]byte(`[[10, -8633377134385767883, 3, 0.000891, 7, 1024], [16384, 42, 1, 1.5e-05, 0, 0], [10, null, 2, 1.5, 1, 0]]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []classifier.Statement{
+		{StatementKey: classifier.StatementKey{UserID: 10, QueryID: -8633377134385767883}, Calls: 3, ExecTime: 0.000891, Rows: 7, WALBytes: 1024},
+		{StatementKey: classifier.StatementKey{UserID: 16384, QueryID: 42}, Calls: 1, ExecTime: 1.5e-05},
+		{StatementKey: classifier.StatementKey{UserID: 10}, Calls: 2, ExecTime: 1.5, Rows: 1},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("entries (-want,+got):\n%s", diff)
+	}
+	if got, err := decodeStatements([]byte(`[]`)); err != nil || got == nil || len(got) != 0 {
+		t.Errorf("decodeStatements([]) = %#v, %v; want an empty, non-nil list", got, err)
+	}
+	for _, bad := range []string{`[[10, 1, 3, 0.5, 7]]`, `[[10, 1, 3.5, 0.5, 7, 0]]`, `[[-1, 1, 3, 0.5, 7, 0]]`, `[[10, 1, "x", 0.5, 7, 0]]`, `{}`} {
+		if _, err := decodeStatements([]byte(bad)); err == nil {
+			t.Errorf("decodeStatements(%s): no error", bad)
+		}
 	}
 }
