@@ -125,6 +125,25 @@ study: cluster-binaries build postgres ## Run the study (docs/study.md): real Po
 	$(GO) run ./hack/study -dir $(OUTPUT_DIR)/study -tools $(TOOLS_DIR) -nodes $(STUDY_NODES) \
 		-spare-cpus $(STUDY_SPARE_CPUS) -saturated-cpus $(STUDY_SATURATED_CPUS) -phase $(STUDY_PHASE) $(STUDY_ARGS)
 
+##@ Benchmarks
+
+# make bench: every benchmark, recorded in docs/benchmarks.md with its command. BENCH_SHORT=1 is a
+# quick check (fewer iterations; scheduler_perf at 500 nodes and 1000 pods only).
+BENCH_SHORT ?=
+BENCH_DIR := $(OUTPUT_DIR)/bench
+BENCH_TIME = $(if $(BENCH_SHORT),5x,100x)
+BENCH_CYCLE = $(if $(BENCH_SHORT),-bench 'BenchmarkCycle/500nodes/' -benchtime 1x,-bench BenchmarkCycle -benchtime 3x)
+BENCH_SAMPLE = $(if $(BENCH_SHORT),-bench 'BenchmarkSample/(500|5000)statements' -benchtime 5x,-bench BenchmarkSample -benchtime 50x)
+
+.PHONY: bench
+bench: cluster-binaries postgres ## Run every benchmark: plugins, rebalancer, classifier snapshot, scheduler_perf (BENCH_SHORT=1: a quick check); outputs and the throughput plot in _output/bench.
+	mkdir -p $(BENCH_DIR)
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCH_TIME) ./pkg/plugins/... | tee $(BENCH_DIR)/plugins.txt
+	$(GO) test -run '^$$' $(BENCH_CYCLE) -benchmem -timeout 60m ./pkg/rebalancer/ | tee $(BENCH_DIR)/rebalancer.txt
+	$(GO) test -run '^$$' $(BENCH_SAMPLE) -benchmem ./pkg/classifier/pgstats/ | tee $(BENCH_DIR)/classifier.txt
+	BENCH_SHORT=$(BENCH_SHORT) hack/bench-scheduler.sh
+	$(GO) run ./hack/benchplot -in $(BENCH_DIR)/scheduler_perf/$(if $(BENCH_SHORT),short,full) -out $(BENCH_DIR)/throughput.svg
+
 ##@ Test
 
 .PHONY: test
