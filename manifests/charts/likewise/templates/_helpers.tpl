@@ -75,7 +75,9 @@ before, so moving from one mode to the other changes no pod. */}}
 {{ include "likewise.databaseProfileConfig" (dict "s" $s "name" $s.name) }}
 {{- if $s.notebook.enabled }}
 - schedulerName: {{ $s.notebook.name }}
-  percentageOfNodesToScore: {{ $s.notebook.percentageOfNodesToScore }}
+  {{- with $s.notebook.percentageOfNodesToScore }}
+  percentageOfNodesToScore: {{ . }}
+  {{- end }}
   plugins:
     multiPoint:
       enabled:
@@ -94,7 +96,9 @@ before, so moving from one mode to the other changes no pod. */}}
 {{/* A database profile (WorkloadTypeAffinity) named .name. */}}
 {{- define "likewise.databaseProfileConfig" -}}
 - schedulerName: {{ .name }}
-  percentageOfNodesToScore: {{ .s.percentageOfNodesToScore }}
+  {{- with .s.percentageOfNodesToScore }}
+  percentageOfNodesToScore: {{ . }}
+  {{- end }}
   plugins:
     multiPoint:
       enabled:
