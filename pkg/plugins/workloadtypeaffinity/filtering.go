@@ -28,7 +28,8 @@ func (s *preFilterState) Clone() fwk.StateData { return s }
 // mode, it makes the per-node cache forget the nodes deleted since. For a
 // typed pod it brings the per-node cache up to date for every node, so that Filter reads each
 // node's type in O(1), and returns every node but those of the other type's pool: Filter runs
-// only on the pool of the pod's type and the unlabelled nodes.
+// only on the pool of the pod's type and the unlabelled nodes (on every node when that leaves
+// none, so that each is rejected with the reason).
 func (pl *WorkloadTypeAffinity) PreFilter(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	if usesCache(state) {
 		// PreScore is given only the candidates: nodes deleted are forgotten here.
@@ -50,7 +51,13 @@ func (pl *WorkloadTypeAffinity) PreFilter(ctx context.Context, state fwk.CycleSt
 		pl.updateNodes(ctx, nodes, true)
 	}
 	state.Write(preFilterStateKey, &preFilterState{podType: t, cached: cached})
-	return pl.pools.result(t, nodes, cached), nil
+	res := pl.pools.result(t, nodes, cached)
+	if res != nil && res.NodeNames.Len() == 0 {
+		// Every node is the other type's pool: Filter says so on each, where an empty result
+		// would leave the pod with the framework's "didn't satisfy plugin" and no reason.
+		return nil, nil
+	}
+	return res, nil
 }
 
 // PreFilterExtensions returns nil: Filter reads the NodeInfo it is given, so preemption's
