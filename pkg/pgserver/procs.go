@@ -7,19 +7,30 @@ import (
 	"strings"
 )
 
-// ServerProcesses returns a postmaster and its children (the backends and the auxiliary
-// processes), from /proc; nil for pid 0.
+// ServerProcesses returns a postmaster and its living children (the backends and the auxiliary
+// processes), from /proc; nil for pid 0. A child that has exited and awaits its postmaster's
+// wait (a zombie) is left out: the kernel has moved it out of its cgroups already.
 func ServerProcesses(postmaster int) []int {
 	if postmaster <= 0 {
 		return nil
 	}
 	pids := []int{postmaster}
 	for _, pid := range procPIDs() {
-		if parentOf(pid) == postmaster {
+		if ppid, state := statOf(pid); ppid == postmaster && Running(state) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
+}
+
+// Running reports whether a /proc state letter is a process that has not exited: not a zombie
+// (Z) nor dead (X).
+func Running(state string) bool { return state != "" && state != "Z" && state != "X" }
+
+// ProcessState is pid's state letter from /proc (R, S, D, Z, ...), "" if it is gone.
+func ProcessState(pid int) string {
+	_, state := statOf(pid)
+	return state
 }
 
 // PostmastersUnder returns the running postmasters whose data directory (-D) is under dir.
@@ -54,21 +65,21 @@ func procPIDs() []int {
 	return out
 }
 
-// parentOf is pid's parent, from /proc/<pid>/stat ("pid (comm) state ppid ..."; comm may hold
-// spaces and parentheses), or 0.
-func parentOf(pid int) int {
+// statOf is pid's parent and state, from /proc/<pid>/stat ("pid (comm) state ppid ..."; comm
+// may hold spaces and parentheses), or 0 and "".
+func statOf(pid int) (int, string) {
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
-		return 0
+		return 0, ""
 	}
 	i := strings.LastIndexByte(string(b), ')')
 	if i < 0 {
-		return 0
+		return 0, ""
 	}
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 2 {
-		return 0
+		return 0, ""
 	}
 	p, _ := strconv.Atoi(f[1])
-	return p
+	return p, f[0]
 }

@@ -173,6 +173,9 @@ func checkCgroups(ctx context.Context, env *study.Env) (int, error) {
 		}
 		for _, pid := range procs {
 			in, err := g.Contains(pid)
+			if !pgserver.Running(pgserver.ProcessState(pid)) {
+				continue // a backend that exited since it was listed: it has left its cgroups
+			}
 			if err != nil {
 				return n, err
 			}
