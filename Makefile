@@ -187,7 +187,7 @@ test-fuzz: ## Run each fuzz target for FUZZ_TIME (no panic; every rejection name
 	done
 
 # Packages whose code runs in parallel (informer handlers, workers, the scheduler's parallelizer).
-RACE_PACKAGES := ./pkg/rebalancer/... ./pkg/classifier/controller/... ./pkg/plugins/...
+RACE_PACKAGES := ./pkg/rebalancer/... ./pkg/classifier/controller/... ./pkg/plugins/... ./pkg/podruntime/... ./pkg/nodecgroup/...
 
 .PHONY: test-race
 test-race: ## Unit tests of the packages whose code runs in parallel, under the race detector.
