@@ -1,7 +1,6 @@
 package notebookspread
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -20,28 +19,8 @@ import (
 // copies for preemption; pods assumed in place in a pod group cycle) and would fail if a stale
 // or foreign count were served.
 
-func (f fixture) concrete(t *testing.T, name string) *framework.NodeInfo {
-	t.Helper()
-	for _, ni := range f.NodeInfos {
-		if ni.Node().Name == name {
-			return ni.(*framework.NodeInfo)
-		}
-	}
-	t.Fatalf("no node %s", name)
-	return nil
-}
-
 func capped(n int32) config.NotebookSpreadArgs {
 	return withArgs(func(a *config.NotebookSpreadArgs) { a.MaxUsersPerNode = n })
-}
-
-// filterOne runs PreFilter over the fixture's nodes, then Filter on nodeInfo.
-func (f fixture) filterOne(ctx context.Context, t *testing.T, state fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) fwk.Code {
-	t.Helper()
-	if _, s := f.pl.PreFilter(ctx, state, pod, f.NodeInfos); !s.IsSuccess() {
-		t.Fatalf("PreFilter: %v", s)
-	}
-	return f.pl.Filter(ctx, state, pod, nodeInfo).Code()
 }
 
 func TestCacheDerivesChangedNodeAgain(t *testing.T) {
@@ -56,7 +35,7 @@ func TestCacheDerivesChangedNodeAgain(t *testing.T) {
 		t.Fatalf("scores before (-want,+got):\n%s", diff)
 	}
 	// Two users' servers bound to b: the snapshot updates its NodeInfo in place.
-	b := f.concrete(t, "b")
+	b := f.NodeInfo(t, "b")
 	b.AddPod(server("hub", "u2", "b"))
 	b.AddPod(server("hub", "u3", "b"))
 	got, s = f.score(ctx, t, pod)
@@ -71,12 +50,12 @@ func TestCacheDerivesChangedNodeAgain(t *testing.T) {
 	}
 
 	fc := newFixture(ctx, t, capped(1), []*v1.Node{node("a")}, nil)
-	a := fc.concrete(t, "a")
-	if code := fc.filterOne(ctx, t, framework.NewCycleState(), pod, a); code != fwk.Success {
+	a := fc.NodeInfo(t, "a")
+	if code := fc.FilterOne(ctx, t, fc.pl, framework.NewCycleState(), pod, a); code != fwk.Success {
 		t.Fatalf("Filter on an empty node: %v, want Success", code)
 	}
 	a.AddPod(server("hub", "u1", "a"))
-	if code := fc.filterOne(ctx, t, framework.NewCycleState(), pod, a); code != fwk.Unschedulable {
+	if code := fc.FilterOne(ctx, t, fc.pl, framework.NewCycleState(), pod, a); code != fwk.Unschedulable {
 		t.Errorf("Filter after a user landed on a (cap 1): %v, want Unschedulable", code)
 	}
 	if u, ok := fc.pl.nodes.Get(a); !ok || len(u.hubs) != 1 || u.hubs[0].users != 1 {
@@ -93,8 +72,8 @@ func TestCacheWhatIfNodeInfos(t *testing.T) {
 	f := newFixture(ctx, t, capped(1), []*v1.Node{node("a"), node("b")}, []*v1.Pod{victim})
 	pod := server("hub", "new", "")
 	state := framework.NewCycleState()
-	a, b := f.concrete(t, "a"), f.concrete(t, "b")
-	if code := f.filterOne(ctx, t, state, pod, a); code != fwk.Unschedulable {
+	a, b := f.NodeInfo(t, "a"), f.NodeInfo(t, "b")
+	if code := f.FilterOne(ctx, t, f.pl, state, pod, a); code != fwk.Unschedulable {
 		t.Fatalf("Filter on a, at the cap: %v, want Unschedulable", code)
 	}
 	without := a.SnapshotConcrete()
@@ -147,8 +126,8 @@ func TestCachePodGroupCycle(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	f := newFixture(ctx, t, capped(1), []*v1.Node{node("a")}, nil)
 	pod := server("hub", "new", "")
-	a := f.concrete(t, "a")
-	if code := f.filterOne(ctx, t, framework.NewCycleState(), pod, a); code != fwk.Success {
+	a := f.NodeInfo(t, "a")
+	if code := f.FilterOne(ctx, t, f.pl, framework.NewCycleState(), pod, a); code != fwk.Success {
 		t.Fatalf("Filter on an empty node: %v, want Success", code)
 	}
 	gen := a.Generation
@@ -161,7 +140,7 @@ func TestCachePodGroupCycle(t *testing.T) {
 	own := named("hub", "new", "second", "a")
 	a.AddPod(own)
 	a.Generation = gen
-	if code := f.filterOne(ctx, t, groupCycle(), pod, a); code != fwk.Success {
+	if code := f.FilterOne(ctx, t, f.pl, groupCycle(), pod, a); code != fwk.Success {
 		t.Errorf("Filter, a with the user's own server assumed: %v, want Success", code)
 	}
 	// The next assumes another user's server instead: same generation, same pod count.
@@ -170,7 +149,7 @@ func TestCachePodGroupCycle(t *testing.T) {
 	}
 	a.AddPod(server("hub", "other", "a"))
 	a.Generation = gen
-	if code := f.filterOne(ctx, t, groupCycle(), pod, a); code != fwk.Unschedulable {
+	if code := f.FilterOne(ctx, t, f.pl, groupCycle(), pod, a); code != fwk.Unschedulable {
 		t.Errorf("Filter, a with another user assumed (cap 1): %v, want Unschedulable", code)
 	}
 }
@@ -193,7 +172,7 @@ func TestCacheConcurrentScoreAndFilter(t *testing.T) {
 	pod := server("hub", "new", "")
 	for cycle := range 5 {
 		n := fmt.Sprintf("n%d", cycle)
-		f.concrete(t, n).AddPod(server("hub", "bound-"+n, n))
+		f.NodeInfo(t, n).AddPod(server("hub", "bound-"+n, n))
 		state := framework.NewCycleState()
 		if _, s := f.pl.PreFilter(ctx, state, pod, f.NodeInfos); !s.IsSuccess() {
 			t.Fatal(s)

@@ -1,7 +1,6 @@
 package workloadtypeaffinity
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -22,28 +21,6 @@ import (
 // copies for preemption; pods assumed in place in a pod group cycle) and would fail if a stale
 // or foreign state were served.
 
-// concrete returns the snapshot's own NodeInfo of the fixture's node name.
-func (f fixture) concrete(t *testing.T, name string) *framework.NodeInfo {
-	t.Helper()
-	for _, ni := range f.NodeInfos {
-		if ni.Node().Name == name {
-			return ni.(*framework.NodeInfo)
-		}
-	}
-	t.Fatalf("no node %s", name)
-	return nil
-}
-
-// filterOne runs PreFilter over the fixture's nodes, then Filter on nodeInfo, and returns
-// Filter's code.
-func (f fixture) filterOne(ctx context.Context, t *testing.T, state fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) fwk.Code {
-	t.Helper()
-	if _, s := f.pl.PreFilter(ctx, state, pod, f.NodeInfos); !s.IsSuccess() {
-		t.Fatalf("PreFilter: %v", s)
-	}
-	return f.pl.Filter(ctx, state, pod, nodeInfo).Code()
-}
-
 func TestCacheDerivesChangedNodeAgain(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	f := newFixture(ctx, t, defaultArgs(), []*v1.Node{node("a", ""), node("b", "")},
@@ -57,7 +34,7 @@ func TestCacheDerivesChangedNodeAgain(t *testing.T) {
 		t.Fatalf("scores before (-want,+got):\n%s", diff)
 	}
 	// Three OLAP pods bound to a: the snapshot updates its NodeInfo in place.
-	a := f.concrete(t, "a")
+	a := f.NodeInfo(t, "a")
 	for i := range 3 {
 		a.AddPod(dbPod(fmt.Sprintf("a%d", i), "olap", "a"))
 	}
@@ -74,14 +51,14 @@ func TestCacheDerivesChangedNodeAgain(t *testing.T) {
 
 	// Required mode reads the same cache in Filter.
 	fr := newFixture(ctx, t, requiredArgs(), []*v1.Node{node("a", "")}, []*v1.Pod{dbPod("t1", "oltp", "a")})
-	if code := fr.filterOne(ctx, t, framework.NewCycleState(), pod, fr.NodeInfos[0]); code != fwk.Success {
+	if code := fr.FilterOne(ctx, t, fr.pl, framework.NewCycleState(), pod, fr.NodeInfos[0]); code != fwk.Success {
 		t.Fatalf("Filter on an OLTP node: %v, want Success", code)
 	}
-	ra := fr.concrete(t, "a")
+	ra := fr.NodeInfo(t, "a")
 	for i := range 2 {
 		ra.AddPod(dbPod(fmt.Sprintf("a%d", i), "olap", "a"))
 	}
-	if code := fr.filterOne(ctx, t, framework.NewCycleState(), pod, ra); code != fwk.Unschedulable {
+	if code := fr.FilterOne(ctx, t, fr.pl, framework.NewCycleState(), pod, ra); code != fwk.Unschedulable {
 		t.Errorf("Filter after a became OLAP: %v, want Unschedulable", code)
 	}
 	if ns, ok := fr.pl.nodes.Get(ra); !ok || ns.nodeType != workloadtype.NodeOLAP {
@@ -98,8 +75,8 @@ func TestCacheWhatIfNodeInfos(t *testing.T) {
 	f := newFixture(ctx, t, requiredArgs(), []*v1.Node{node("a", ""), node("b", "")}, olap)
 	pod := dbPod("new", "oltp", "")
 	state := framework.NewCycleState()
-	a := f.concrete(t, "a")
-	if code := f.filterOne(ctx, t, state, pod, a); code != fwk.Unschedulable {
+	a := f.NodeInfo(t, "a")
+	if code := f.FilterOne(ctx, t, f.pl, state, pod, a); code != fwk.Unschedulable {
 		t.Fatalf("Filter on the OLAP node: %v, want Unschedulable", code)
 	}
 
@@ -116,7 +93,7 @@ func TestCacheWhatIfNodeInfos(t *testing.T) {
 		t.Errorf("Filter on a after the what-if: %v, want Unschedulable", code)
 	}
 
-	b := f.concrete(t, "b")
+	b := f.NodeInfo(t, "b")
 	nominated := b.SnapshotConcrete()
 	nominated.AddPod(dbPod("n1", "olap", "b"))
 	if code := f.pl.Filter(ctx, state, pod, nominated); code.Code() != fwk.Unschedulable {
@@ -128,7 +105,7 @@ func TestCacheWhatIfNodeInfos(t *testing.T) {
 
 	// A simulation scores a copy in PreScore; the real node is then scored on its own pods.
 	fs := newFixture(ctx, t, defaultArgs(), []*v1.Node{node("a", "")}, olap)
-	sa := fs.concrete(t, "a")
+	sa := fs.NodeInfo(t, "a")
 	copyWithout := sa.SnapshotConcrete()
 	for _, p := range olap[:3] {
 		if err := copyWithout.RemovePod(klog.Background(), p); err != nil {
@@ -165,8 +142,8 @@ func TestCachePodGroupCycle(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	f := newFixture(ctx, t, requiredArgs(), []*v1.Node{node("a", "")}, []*v1.Pod{dbPod("o1", "olap", "a")})
 	pod := dbPod("new", "oltp", "")
-	a := f.concrete(t, "a")
-	if code := f.filterOne(ctx, t, framework.NewCycleState(), pod, a); code != fwk.Unschedulable {
+	a := f.NodeInfo(t, "a")
+	if code := f.FilterOne(ctx, t, f.pl, framework.NewCycleState(), pod, a); code != fwk.Unschedulable {
 		t.Fatalf("Filter on the OLAP node: %v, want Unschedulable", code)
 	}
 	gen := a.Generation
@@ -206,7 +183,7 @@ func TestCachePodGroupCycle(t *testing.T) {
 	// The group's first attempt puts two OLTP pods on a: it is OLTP.
 	oltp := []*v1.Pod{dbPod("g1", "oltp", "a"), dbPod("g2", "oltp", "a")}
 	assume(oltp...)
-	if code := f.filterOne(ctx, t, groupCycle(), pod, a); code != fwk.Success {
+	if code := f.FilterOne(ctx, t, f.pl, groupCycle(), pod, a); code != fwk.Success {
 		t.Errorf("Filter, a with two OLTP pods assumed: %v, want Success", code)
 	}
 	if r := relation(); r != workloadtype.SameType {
@@ -215,7 +192,7 @@ func TestCachePodGroupCycle(t *testing.T) {
 	// The next attempt puts two OLAP pods there instead: same generation, same pod count.
 	forget(oltp...)
 	assume(dbPod("h1", "olap", "a"), dbPod("h2", "olap", "a"))
-	if code := f.filterOne(ctx, t, groupCycle(), pod, a); code != fwk.Unschedulable {
+	if code := f.FilterOne(ctx, t, f.pl, groupCycle(), pod, a); code != fwk.Unschedulable {
 		t.Errorf("Filter, a with two OLAP pods assumed: %v, want Unschedulable", code)
 	}
 	if r := relation(); r != workloadtype.OtherType {
@@ -240,7 +217,7 @@ func TestCacheSpreadingTerms(t *testing.T) {
 	if diff := cmp.Diff(map[string]int64{"a": 0, "b": 50}, got); diff != "" {
 		t.Fatalf("scores of pg-2 (-want,+got):\n%s", diff)
 	}
-	f.concrete(t, "b").AddPod(instance("pg-2", "b"))
+	f.NodeInfo(t, "b").AddPod(instance("pg-2", "b"))
 	pod = antiAffinity(instance("pg-3", ""), false, clusterTerm("pg"))
 	got, s = f.score(ctx, t, pod)
 	if !s.IsSuccess() {
@@ -280,7 +257,7 @@ func TestCacheConcurrentScoreAndFilter(t *testing.T) {
 	f := newFixture(ctx, t, requiredArgs(), nodes, pods)
 	pod := owned(dbPod("new", "oltp", ""), "s1")
 	for cycle := range 5 {
-		f.concrete(t, fmt.Sprintf("n%d", cycle)).AddPod(dbPod(fmt.Sprintf("bound%d", cycle), "olap", fmt.Sprintf("n%d", cycle)))
+		f.NodeInfo(t, fmt.Sprintf("n%d", cycle)).AddPod(dbPod(fmt.Sprintf("bound%d", cycle), "olap", fmt.Sprintf("n%d", cycle)))
 		state := framework.NewCycleState()
 		if _, s := f.pl.PreFilter(ctx, state, pod, f.NodeInfos); !s.IsSuccess() {
 			t.Fatal(s)
@@ -354,7 +331,7 @@ func TestPreFilterResultPools(t *testing.T) {
 		t.Errorf("OLAP pod (-want,+got):\n%s", diff)
 	}
 	// oltp-2 becomes an OLAP pool.
-	n := f.concrete(t, "oltp-2")
+	n := f.NodeInfo(t, "oltp-2")
 	relabelled := n.Node().DeepCopy()
 	relabelled.Labels[apis.LabelWorkloadType] = "olap"
 	n.SetNode(relabelled)

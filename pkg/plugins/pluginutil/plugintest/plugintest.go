@@ -103,6 +103,29 @@ func (f Fixture) Filter(ctx context.Context, pl FilterPlugin, pod *v1.Pod) (map[
 	return rejected, nil
 }
 
+// NodeInfo returns the snapshot's own NodeInfo of the node named name (the one the scheduler
+// updates in place), failing t if there is none.
+func (f Fixture) NodeInfo(t testing.TB, name string) *framework.NodeInfo {
+	t.Helper()
+	for _, ni := range f.NodeInfos {
+		if ni.Node().Name == name {
+			return ni.(*framework.NodeInfo)
+		}
+	}
+	t.Fatalf("no node %s", name)
+	return nil
+}
+
+// FilterOne runs PreFilter over every node, then Filter on nodeInfo alone, with state, and
+// returns Filter's code; a PreFilter status other than Success fails t.
+func (f Fixture) FilterOne(ctx context.Context, t testing.TB, pl FilterPlugin, state fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) fwk.Code {
+	t.Helper()
+	if _, s := pl.PreFilter(ctx, state, pod, f.NodeInfos); !s.IsSuccess() {
+		t.Fatalf("PreFilter: %v", s)
+	}
+	return pl.Filter(ctx, state, pod, nodeInfo).Code()
+}
+
 // Rebind gives node i's NodeInfo a new generation in place, as the scheduler's snapshot does
 // when a pod was bound there: the NodeInfo keeps its address and its pods (the last one is
 // removed and added back), only its generation moves on.
