@@ -244,14 +244,22 @@ func (s *study) runQueries(ctx context.Context, srv *pgserver.Server, until time
 
 // nodeCPU reads the CPU time each of env's nodes' cgroups has used so far.
 func (s *study) nodeCPU(env *Env) (map[string]time.Duration, error) {
+	// The runtime made the groups; reading them changes none (Node would write the quota again).
+	groups, err := s.cg.Nodes()
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]time.Duration{}
-	for _, n := range env.Case.Nodes {
-		g, err := s.cg.Node(n, env.Setting.NodeCPUMilli)
-		if err != nil {
-			return nil, err
+	for _, g := range groups {
+		if slices.Contains(env.Case.Nodes, g.Node()) {
+			if out[g.Node()], err = g.CPUUsage(); err != nil {
+				return nil, fmt.Errorf("node %s: %w", g.Node(), err)
+			}
 		}
-		if out[n], err = g.CPUUsage(); err != nil {
-			return nil, fmt.Errorf("node %s: %w", n, err)
+	}
+	for _, n := range env.Case.Nodes {
+		if _, ok := out[n]; !ok {
+			return nil, fmt.Errorf("node %s has no cgroup: the runtime runs no server there", n)
 		}
 	}
 	return out, nil
