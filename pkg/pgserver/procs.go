@@ -8,29 +8,43 @@ import (
 )
 
 // ServerProcesses returns a postmaster and its living children (the backends and the auxiliary
-// processes), from /proc; nil for pid 0. A child that has exited and awaits its postmaster's
-// wait (a zombie) is left out: the kernel has moved it out of its cgroups already.
+// processes), from /proc; nil for pid 0. A child that is exiting or has exited (a zombie awaiting
+// its postmaster's wait) is left out: the kernel moves a task out of its cgroups early in its
+// exit, before it becomes a zombie.
 func ServerProcesses(postmaster int) []int {
 	if postmaster <= 0 {
 		return nil
 	}
 	pids := []int{postmaster}
 	for _, pid := range procPIDs() {
-		if ppid, state := statOf(pid); ppid == postmaster && Running(state) {
+		if st, ok := statOf(pid); ok && st.ppid == postmaster && st.alive() {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
 }
 
-// Running reports whether a /proc state letter is a process that has not exited: not a zombie
-// (Z) nor dead (X).
-func Running(state string) bool { return state != "" && state != "Z" && state != "X" }
+// Alive reports whether pid is a process that has not begun to exit: it exists, is neither a
+// zombie (Z) nor dead (X), and the kernel has not flagged it as exiting (PF_EXITING). A process
+// that is not alive may already have left its cgroups while /proc still lists it.
+func Alive(pid int) bool {
+	st, ok := statOf(pid)
+	return ok && st.alive()
+}
 
-// ProcessState is pid's state letter from /proc (R, S, D, Z, ...), "" if it is gone.
-func ProcessState(pid int) string {
-	_, state := statOf(pid)
-	return state
+// pfExiting is the kernel's PF_EXITING task flag (include/linux/sched.h), set as a task enters
+// do_exit, before cgroup_exit moves it out of its cgroups.
+const pfExiting = 0x4
+
+// procStat is what this package reads of /proc/<pid>/stat.
+type procStat struct {
+	state string // R, S, D, Z, X, ...
+	ppid  int
+	flags uint64
+}
+
+func (s procStat) alive() bool {
+	return s.state != "Z" && s.state != "X" && s.flags&pfExiting == 0
 }
 
 // PostmastersUnder returns the running postmasters whose data directory (-D) is under dir.
@@ -65,21 +79,32 @@ func procPIDs() []int {
 	return out
 }
 
-// statOf is pid's parent and state, from /proc/<pid>/stat ("pid (comm) state ppid ..."; comm
-// may hold spaces and parentheses), or 0 and "".
-func statOf(pid int) (int, string) {
+// statOf reads pid's state, parent and flags from /proc/<pid>/stat ("pid (comm) state ppid pgrp
+// session tty_nr tpgid flags ..."; comm may hold spaces and parentheses); false if pid is gone.
+func statOf(pid int) (procStat, bool) {
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
-		return 0, ""
+		return procStat{}, false
 	}
-	i := strings.LastIndexByte(string(b), ')')
+	return parseStat(string(b))
+}
+
+func parseStat(line string) (procStat, bool) {
+	i := strings.LastIndexByte(line, ')')
 	if i < 0 {
-		return 0, ""
+		return procStat{}, false
 	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 {
-		return 0, ""
+	f := strings.Fields(line[i+1:])
+	if len(f) < 7 {
+		return procStat{}, false
 	}
-	p, _ := strconv.Atoi(f[1])
-	return p, f[0]
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return procStat{}, false
+	}
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	if err != nil {
+		return procStat{}, false
+	}
+	return procStat{state: f[0], ppid: ppid, flags: flags}, true
 }

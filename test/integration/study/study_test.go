@@ -173,8 +173,10 @@ func checkCgroups(ctx context.Context, env *study.Env) (int, error) {
 		}
 		for _, pid := range procs {
 			in, err := g.Contains(pid)
-			if !pgserver.Running(pgserver.ProcessState(pid)) {
-				continue // a backend that exited since it was listed: it has left its cgroups
+			if !pgserver.Alive(pid) {
+				// A backend that began to exit since it was listed: the kernel moved it out of
+				// its cgroups as it entered its exit, before /proc shows it as a zombie.
+				continue
 			}
 			if err != nil {
 				return n, err
