@@ -9,8 +9,8 @@ import (
 
 // ServerProcesses returns a postmaster and its living children (the backends and the auxiliary
 // processes), from /proc; nil for pid 0. A child that is exiting or has exited (a zombie awaiting
-// its postmaster's wait) is left out: the kernel moves a task out of its cgroups early in its
-// exit, before it becomes a zombie.
+// its postmaster's wait) is left out: from the moment a task is flagged exiting, the kernel
+// reports it in the root of every cgroup v1 hierarchy (proc_cgroup_show), before it is a zombie.
 func ServerProcesses(postmaster int) []int {
 	if postmaster <= 0 {
 		return nil
@@ -33,7 +33,7 @@ func Alive(pid int) bool {
 }
 
 // pfExiting is the kernel's PF_EXITING task flag (include/linux/sched.h), set as a task enters
-// do_exit, before cgroup_exit moves it out of its cgroups.
+// do_exit; /proc/<pid>/cgroup shows such a task in the root of each v1 hierarchy.
 const pfExiting = 0x4
 
 // procStat is what this package reads of /proc/<pid>/stat.
