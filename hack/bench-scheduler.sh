@@ -11,6 +11,10 @@
 #   BENCH_SETTINGS="likewise-100"            only these settings (comma-separated; the files get
 #                                            a _<settings> suffix), e.g. to profile one alone
 #   BENCH_CPUPROFILE=1                       also write a CPU profile per run (<file>.cpu.pprof)
+#   BENCH_ROUNDS=2                           measure every setting this many times, each even
+#                                            round in reverse order (ABBA: a run's drift weighs on
+#                                            every setting alike); the files get a _<n>rounds
+#                                            suffix and the summary averages the rounds
 #
 # Every run is one workload at one size: a fresh etcd and kube-apiserver, 16-CPU 64Gi nodes, an
 # initial population created bound to its nodes (10 plain pods, 3 notebook servers, 5 database
@@ -32,9 +36,10 @@
 #   logs/                                     a failed run's component logs (ARTIFACTS)
 #
 # Each JSON file is {"version": "v1", "dataItems": [{"data": {...}, "unit": "...", "labels": {...}}]}.
-# Every item has the labels Name (BenchmarkPerfScheduling/<Workload>/<N>Nodes_<P>Pods/<Setting>),
-# Metric, Workload (Plain, Typed, TypedPools, Notebook, Mixed), Nodes, MeasuredPods, Setting (as
-# above), Scheduler (likewise, default, intree), PercentageOfNodesToScore (100, adaptive) and
+# Every item has the labels Name (BenchmarkPerfScheduling/<Workload>/<N>Nodes_<P>Pods/<Setting>,
+# with -r<k> after the setting in round k > 1), Metric, Workload (Plain, Typed, TypedPools,
+# Notebook, Mixed), Nodes, MeasuredPods, Setting (as above), Round (1 to BENCH_ROUNDS), Scheduler
+# (likewise, default, intree), PercentageOfNodesToScore (100, adaptive) and
 # Shipped (true on the likewise setting at the manifest's percentageOfNodesToScore); a label that
 # does not apply reads "not applicable". The metrics:
 #
@@ -87,6 +92,10 @@ for size in $sizes; do
     if [ -n "${BENCH_SETTINGS:-}" ]; then
       run=${run}_${BENCH_SETTINGS//,/_}
       settings=(-settings "$BENCH_SETTINGS")
+    fi
+    if [ "${BENCH_ROUNDS:-1}" != 1 ]; then
+      run=${run}_${BENCH_ROUNDS}rounds
+      settings+=(-rounds "$BENCH_ROUNDS")
     fi
     tmp=$(mktemp -d)
     profile=()

@@ -86,7 +86,32 @@ func readDir(dir string) ([]point, error) {
 	if len(points) == 0 {
 		return nil, fmt.Errorf("no SchedulingThroughput items in %s", dir)
 	}
-	return points, nil
+	return merge(points), nil
+}
+
+// merge averages the points of one series at one size (a setting's rounds, a control setting,
+// two runs of a size), so that a line has one point per size; the order is kept.
+func merge(points []point) []point {
+	type key struct {
+		workload, series string
+		nodes            int
+	}
+	sum := map[key]float64{}
+	n := map[key]int{}
+	var out []point
+	for _, p := range points {
+		k := key{p.Workload, p.Series, p.Nodes}
+		if n[k] == 0 {
+			out = append(out, p)
+		}
+		sum[k] += p.PodsPerS
+		n[k]++
+	}
+	for i, p := range out {
+		k := key{p.Workload, p.Series, p.Nodes}
+		out[i].PodsPerS = sum[k] / float64(n[k])
+	}
+	return out
 }
 
 // parse returns the SchedulingThroughput averages of one DataItems file.

@@ -56,3 +56,28 @@ func TestParseRejects(t *testing.T) {
 		}
 	}
 }
+
+// Two rounds of a setting, or a control setting, are one point: their mean.
+func TestMerge(t *testing.T) {
+	got := merge([]point{
+		{Workload: "Typed", Series: "likewise, adaptive", Nodes: 5000, PodsPerS: 100},
+		{Workload: "Typed", Series: "default, adaptive", Nodes: 5000, PodsPerS: 90},
+		{Workload: "Typed", Series: "likewise, adaptive", Nodes: 5000, PodsPerS: 120},
+		{Workload: "Typed", Series: "likewise, adaptive", Nodes: 500, PodsPerS: 300},
+		{Workload: "Plain", Series: "likewise, adaptive", Nodes: 5000, PodsPerS: 7},
+	})
+	want := []point{
+		{Workload: "Typed", Series: "likewise, adaptive", Nodes: 5000, PodsPerS: 110},
+		{Workload: "Typed", Series: "default, adaptive", Nodes: 5000, PodsPerS: 90},
+		{Workload: "Typed", Series: "likewise, adaptive", Nodes: 500, PodsPerS: 300},
+		{Workload: "Plain", Series: "likewise, adaptive", Nodes: 5000, PodsPerS: 7},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("merge = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("merge[%d] = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}

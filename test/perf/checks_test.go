@@ -1,6 +1,7 @@
 package perf
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -208,4 +209,32 @@ func TestQualities(t *testing.T) {
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(quality{})); diff != "" {
 		t.Errorf("qualities (-want,+got):\n%s", diff)
 	}
+}
+
+// Rounds repeat the settings with every even round reversed (ABBA), each round's names their own.
+func TestInRounds(t *testing.T) {
+	s := []setting{{name: "likewise-adaptive"}, {name: "default-adaptive"}}
+	var got []string
+	for _, x := range inRounds(s, 3) {
+		got = append(got, fmt.Sprintf("%s %s %d", x.name, x.base, x.round))
+	}
+	want := []string{
+		"likewise-adaptive likewise-adaptive 1", "default-adaptive default-adaptive 1",
+		"default-adaptive-r2 default-adaptive 2", "likewise-adaptive-r2 likewise-adaptive 2",
+		"likewise-adaptive-r3 likewise-adaptive 3", "default-adaptive-r3 default-adaptive 3",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("inRounds (-want,+got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"likewise-adaptive"}, names(inRounds(s[:1], 1))); diff != "" {
+		t.Errorf("one round (-want,+got):\n%s", diff)
+	}
+}
+
+func names(s []setting) []string {
+	var out []string
+	for _, x := range s {
+		out = append(out, x.name)
+	}
+	return out
 }

@@ -43,7 +43,10 @@ const (
 // name, opt into these profiles. The data items of the op are named
 // "<benchmark>/<workload>/<size>/<setting>".
 type setting struct {
-	name string
+	// name is the setting's namespace and the last part of its data items' names: base in the
+	// first round, base-r<k> in round k.
+	name, base string
+	round      int
 	// scheduler is what places the pods: "likewise" (likewise's profiles), "default"
 	// (kube-scheduler's default profile) or "intree" (the default profile, with the pods carrying
 	// the in-tree approximation of likewise's plugins: templates/*-intree.yaml).
@@ -110,7 +113,33 @@ const (
 // setting alone (go test -cpuprofile profiles the whole process, apiserver included).
 var onlySettings = flag.String("settings", "", "comma-separated settings to run (default: all), e.g. likewise-100")
 
-// settingsOf lists the settings measured for a workload, in the order they run: each likewise
+// rounds, above 1, measures the settings again in later rounds, every even round in reverse
+// order (ABBA...), so that the drift of a run over time (etcd's history grows, the machine's load
+// changes) weighs on every setting alike; the summary averages a setting over its rounds.
+var rounds = flag.Int("rounds", 1, "how many times to measure each setting, alternating the order")
+
+// inRounds repeats the settings n times, every even round reversed; round k > 1 names a setting
+// <base>-r<k>.
+func inRounds(s []setting, n int) []setting {
+	var out []setting
+	for k := 1; k <= n; k++ {
+		for i := range s {
+			x := s[i]
+			if k%2 == 0 {
+				x = s[len(s)-1-i]
+			}
+			x.base, x.round = x.name, k
+			if k > 1 {
+				x.name = fmt.Sprintf("%s-r%d", x.base, k)
+			}
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// settingsOf lists the settings measured for a workload, in the order they run (in each round of
+// -rounds): each likewise
 // setting next to kube-scheduler's default profile at the same percentageOfNodesToScore, then the
 // in-tree approximation at the default profile's adaptive default (what a user of kube-scheduler
 // runs). The shipped setting is compared with the default profile's adaptive default too.
@@ -136,20 +165,20 @@ func settingsOf(w workload, shipped string) []setting {
 		s = append(s, setting{name: "default-100-control", scheduler: "default", percentage: percentage100,
 			profile: default100, notebookProfile: default100})
 	}
-	if *onlySettings == "" {
-		return s
-	}
-	keep := map[string]bool{}
-	for _, name := range strings.Split(*onlySettings, ",") {
-		keep[name] = true
-	}
-	var kept []setting
-	for _, x := range s {
-		if keep[x.name] {
-			kept = append(kept, x)
+	if *onlySettings != "" {
+		keep := map[string]bool{}
+		for _, name := range strings.Split(*onlySettings, ",") {
+			keep[name] = true
 		}
+		var kept []setting
+		for _, x := range s {
+			if keep[x.name] {
+				kept = append(kept, x)
+			}
+		}
+		s = kept
 	}
-	return kept
+	return inRounds(s, max(*rounds, 1))
 }
 
 // schedulerConfig builds the benchmark's scheduler configuration from the shipped one: its

@@ -120,6 +120,7 @@ func BenchmarkPerfScheduling(b *testing.B) {
 //	Nodes, MeasuredPods
 //	Setting   likewise-100, default-100, likewise-adaptive, default-adaptive, intree-adaptive,
 //	          default-100-control
+//	Round     1, or 1 to -rounds (the Name of round k > 1 ends in <setting>-r<k>)
 //	Scheduler likewise, default, intree
 //	PercentageOfNodesToScore  100, adaptive
 //	Shipped   true on the likewise setting at the manifest's percentageOfNodesToScore
@@ -231,6 +232,8 @@ func labelItem(it *perf.DataItem, settings map[string]setting) {
 	}
 	it.Labels["Setting"] = name
 	if s, ok := settings[workload+"/"+name]; ok {
+		it.Labels["Setting"] = s.base
+		it.Labels["Round"] = fmt.Sprint(s.round)
 		it.Labels["Scheduler"] = s.scheduler
 		it.Labels["PercentageOfNodesToScore"] = s.percentage
 		it.Labels["Shipped"] = fmt.Sprint(s.shipped)

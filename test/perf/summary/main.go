@@ -1,6 +1,6 @@
 // Command summary prints hack/bench-scheduler.sh's DataItems files as Markdown tables: per
-// workload and size, each setting's throughput, attempt latency and placement quality, then the
-// ratios the targets are about, each from one run.
+// workload and size, each setting's throughput, attempt latency and placement quality (averaged
+// over a run's rounds, BENCH_ROUNDS), then the ratios the targets are about, each from one run.
 //
 //	cd test/perf && go run ./summary ../../_output/bench/scheduler_perf/full
 package main
@@ -11,8 +11,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 type dataItems struct {
@@ -22,16 +24,58 @@ type dataItems struct {
 	} `json:"dataItems"`
 }
 
-// row is one setting of one run.
+// row is one setting of one run, over its rounds.
 type row struct {
 	setting, scheduler, pct string
 	shipped                 bool
-	avg, p50, p90           float64
-	p99ms                   float64 // scheduling attempt latency, scheduled pods
+	rounds                  map[int]*sample
+}
+
+// sample is one round of a setting.
+type sample struct {
+	avg, p50, p90 float64
+	p99ms         float64 // scheduling attempt latency, scheduled pods
 	// Average time of the extension points that run over the nodes, ms per pod.
 	filterMs, scoreMs float64
 	mixing            string
 	users             string
+}
+
+// mean averages f over the row's rounds.
+func (r *row) mean(f func(*sample) float64) float64 {
+	if len(r.rounds) == 0 {
+		return 0
+	}
+	sum := 0.0
+	for _, s := range r.rounds {
+		sum += f(s)
+	}
+	return sum / float64(len(r.rounds))
+}
+
+// inOrder is the row's rounds by number.
+func (r *row) inOrder() []*sample {
+	keys := make([]int, 0, len(r.rounds))
+	for k := range r.rounds {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	out := make([]*sample, len(keys))
+	for i, k := range keys {
+		out[i] = r.rounds[k]
+	}
+	return out
+}
+
+// joined lists a text of each round, once if every round has the same.
+func (r *row) joined(f func(*sample) string) string {
+	var parts []string
+	for _, s := range r.inOrder() {
+		if v := f(s); v != "" && !slices.Contains(parts, v) {
+			parts = append(parts, v)
+		}
+	}
+	return strings.Join(parts, " / ")
 }
 
 // run is one file: one workload at one size.
@@ -78,10 +122,20 @@ func read(dir string) ([]*run, error) {
 			}
 			r.workload, r.pods = l["Workload"], l["MeasuredPods"]
 			r.nodes, _ = strconv.Atoi(l["Nodes"])
-			s := r.rows[l["Setting"]]
+			x := r.rows[l["Setting"]]
+			if x == nil {
+				x = &row{setting: l["Setting"], scheduler: l["Scheduler"], pct: l["PercentageOfNodesToScore"],
+					shipped: l["Shipped"] == "true", rounds: map[int]*sample{}}
+				r.rows[l["Setting"]] = x
+			}
+			round, err := strconv.Atoi(l["Round"])
+			if err != nil {
+				round = 1 // files written before rounds
+			}
+			s := x.rounds[round]
 			if s == nil {
-				s = &row{setting: l["Setting"], scheduler: l["Scheduler"], pct: l["PercentageOfNodesToScore"], shipped: l["Shipped"] == "true"}
-				r.rows[l["Setting"]] = s
+				s = &sample{}
+				x.rounds[round] = s
 			}
 			switch l["Metric"] {
 			case "SchedulingThroughput":
@@ -121,39 +175,67 @@ var settingOrder = []string{"likewise-100", "default-100", "likewise-adaptive", 
 
 func print(w io.Writer, runs []*run) {
 	for _, r := range runs {
-		fmt.Fprintf(w, "\n%s, %d nodes, %s measured pods\n\n", r.workload, r.nodes, r.pods)
-		fmt.Fprintln(w, "| Setting | pods/s avg | p50 | p90 | attempt p99 ms | Filter ms | Score ms | mixing | users per node |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+		n := 1
+		for _, x := range r.rows {
+			n = max(n, len(x.rounds))
+		}
+		fmt.Fprintf(w, "\n%s, %d nodes, %s measured pods", r.workload, r.nodes, r.pods)
+		if n > 1 {
+			fmt.Fprintf(w, ", %d rounds (every even one in reverse order; the columns are their means)", n)
+		}
+		fmt.Fprint(w, "\n\n")
+		fmt.Fprint(w, "| Setting | pods/s avg | p50 | p90 | attempt p99 ms | Filter ms | Score ms | mixing | users per node |")
+		if n > 1 {
+			fmt.Fprint(w, " pods/s by round |")
+		}
+		fmt.Fprint(w, "\n|---|---|---|---|---|---|---|---|---|")
+		if n > 1 {
+			fmt.Fprint(w, "---|")
+		}
+		fmt.Fprintln(w)
 		for _, name := range settingOrder {
-			s := r.rows[name]
-			if s == nil {
+			x := r.rows[name]
+			if x == nil {
 				continue
 			}
-			label := s.setting
-			if s.shipped {
+			label := x.setting
+			if x.shipped {
 				label += " (shipped)"
 			}
-			fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f | %.0f | %.2f | %.2f | %s | %s |\n", label, s.avg, s.p50, s.p90, s.p99ms,
-				s.filterMs, s.scoreMs, dash(s.mixing), dash(s.users))
+			fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f | %.0f | %.2f | %.2f | %s | %s |", label,
+				x.mean(func(s *sample) float64 { return s.avg }), x.mean(func(s *sample) float64 { return s.p50 }),
+				x.mean(func(s *sample) float64 { return s.p90 }), x.mean(func(s *sample) float64 { return s.p99ms }),
+				x.mean(func(s *sample) float64 { return s.filterMs }), x.mean(func(s *sample) float64 { return s.scoreMs }),
+				dash(x.joined(func(s *sample) string { return s.mixing })), dash(x.joined(func(s *sample) string { return s.users })))
+			if n > 1 {
+				var avgs []string
+				for _, s := range x.inOrder() {
+					avgs = append(avgs, fmt.Sprintf("%.1f", s.avg))
+				}
+				fmt.Fprintf(w, " %s |", strings.Join(avgs, ", "))
+			}
+			fmt.Fprintln(w)
 		}
 		var shipped *row
-		for _, s := range r.rows {
-			if s.shipped {
-				shipped = s
+		for _, x := range r.rows {
+			if x.shipped {
+				shipped = x
 			}
 		}
+		avg := func(s *sample) float64 { return s.avg }
+		p99 := func(s *sample) float64 { return s.p99ms }
 		ratio := func(a, b string) string {
 			x, y := r.rows[a], r.rows[b]
-			if x == nil || y == nil || y.avg == 0 {
+			if x == nil || y == nil || y.mean(avg) == 0 {
 				return "-"
 			}
-			return fmt.Sprintf("%.2f", x.avg/y.avg)
+			return fmt.Sprintf("%.2f", x.mean(avg)/y.mean(avg))
 		}
 		latency := func(a, b *row) string {
-			if a == nil || b == nil || b.p99ms == 0 {
+			if a == nil || b == nil || b.mean(p99) == 0 {
 				return "-"
 			}
-			return fmt.Sprintf("%.2f", a.p99ms/b.p99ms)
+			return fmt.Sprintf("%.2f", a.mean(p99)/b.mean(p99))
 		}
 		fmt.Fprintf(w, "\nThroughput likewise/default at 100 %%: %s, at adaptive: %s", ratio("likewise-100", "default-100"), ratio("likewise-adaptive", "default-adaptive"))
 		if shipped != nil {
