@@ -1,6 +1,7 @@
 package notebookspread
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -101,15 +102,15 @@ func TestCacheWhatIfNodeInfos(t *testing.T) {
 		if s := f.pl.PreScore(ctx, state, pod, nodes); !s.IsSuccess() {
 			t.Fatal(s)
 		}
-		var scores []int64
+		var list fwk.NodeScoreList
 		for _, n := range nodes {
 			score, s := f.pl.Score(ctx, state, pod, n)
 			if !s.IsSuccess() {
 				t.Fatal(s)
 			}
-			scores = append(scores, score)
+			list = append(list, fwk.NodeScore{Name: n.Node().Name, Score: score})
 		}
-		return scores
+		return normalized(ctx, t, f.pl, state, pod, list)
 	}
 	if diff := cmp.Diff([]int64{100, 0}, got(without, nominated)); diff != "" {
 		t.Errorf("scores of the copies (-want,+got):\n%s", diff)
@@ -186,6 +187,11 @@ func TestCacheConcurrentScoreAndFilter(t *testing.T) {
 			scores[i], _ = f.pl.Score(ctx, state, pod, f.NodeInfos[i])
 			filtered[i] = f.pl.Filter(ctx, state, pod, f.NodeInfos[i]).Code()
 		}, "test")
+		list := make(fwk.NodeScoreList, len(scores))
+		for i, ni := range f.NodeInfos {
+			list[i] = fwk.NodeScore{Name: ni.Node().Name, Score: scores[i]}
+		}
+		scores = normalized(ctx, t, f.pl, state, pod, list)
 		lo, hi := 1<<30, -1
 		for _, ni := range f.NodeInfos {
 			users, _ := f.pl.usersOn(ni, owner{hub: "hub", user: "new"})
@@ -256,4 +262,18 @@ func TestNodeUsersMatchesUsersOn(t *testing.T) {
 			}
 		}
 	}
+}
+
+// normalized runs NormalizeScore on Score's results, as the framework does, and returns the
+// scores in list's order.
+func normalized(ctx context.Context, t *testing.T, pl *NotebookSpread, state fwk.CycleState, pod *v1.Pod, list fwk.NodeScoreList) []int64 {
+	t.Helper()
+	if s := pl.NormalizeScore(ctx, state, pod, list); !s.IsSuccess() {
+		t.Fatal(s)
+	}
+	out := make([]int64, len(list))
+	for i, ns := range list {
+		out[i] = ns.Score
+	}
+	return out
 }

@@ -48,7 +48,8 @@ func perNodeRun(b *testing.B, f fixture, churn int, cycle func()) {
 	plugintest.ReportPerNode(b, len(f.NodeInfos))
 }
 
-// BenchmarkPreScoreScorePerNode: PreScore, then Score on every node.
+// BenchmarkPreScoreScorePerNode: PreScore, then Score on every node, then NormalizeScore (which
+// turns users into scores).
 func BenchmarkPreScoreScorePerNode(b *testing.B) {
 	for _, podsPerNode := range []int{10, 30} {
 		for _, scenario := range []string{"one-hub", "mixed"} {
@@ -59,11 +60,15 @@ func BenchmarkPreScoreScorePerNode(b *testing.B) {
 					f := newFixture(ctx, b, defaultArgs(), nodes, pods)
 					pod := server("hub", "new-user", "")
 					var state fwk.CycleState
+					// The framework's list of the scores, made once per cycle whatever the plugins.
+					list := make(fwk.NodeScoreList, len(f.NodeInfos))
 					score := func() {
-						for _, ni := range f.NodeInfos {
-							if _, s := f.pl.Score(ctx, state, pod, ni); !s.IsSuccess() {
+						for i, ni := range f.NodeInfos {
+							v, s := f.pl.Score(ctx, state, pod, ni)
+							if !s.IsSuccess() {
 								b.Fatalf("Score(%s): %v", ni.Node().Name, s)
 							}
+							list[i] = fwk.NodeScore{Name: ni.Node().Name, Score: v}
 						}
 					}
 					perNodeRun(b, f, churn.nodes, func() {
@@ -72,6 +77,9 @@ func BenchmarkPreScoreScorePerNode(b *testing.B) {
 							b.Fatalf("PreScore: %v", s)
 						}
 						score()
+						if s := f.pl.NormalizeScore(ctx, state, pod, list); !s.IsSuccess() {
+							b.Fatalf("NormalizeScore: %v", s)
+						}
 					})
 					b.ReportMetric(testing.AllocsPerRun(1, score)/float64(len(f.NodeInfos)), "Score-allocs/node")
 				})

@@ -2,8 +2,8 @@ package notebookspread
 
 import (
 	"context"
+	"fmt"
 	"math"
-	"slices"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
@@ -13,11 +13,9 @@ import (
 	"github.com/likewise-dev/likewise/pkg/plugins/pluginutil"
 )
 
-// preScoreState is what Score needs of the cycle: the pod's owner and the fewest and most
-// other users over the candidate nodes.
+// preScoreState is what Score needs of the cycle: the pod's owner.
 type preScoreState struct {
 	pending pending
-	lo, hi  int
 	// cached: the per-node cache is up to date for the candidate nodes (see usesCache).
 	cached bool
 }
@@ -26,40 +24,35 @@ type preScoreState struct {
 func (s *preScoreState) Clone() fwk.StateData { return s }
 
 // PreScore brings the per-node cache up to date for the candidate nodes (unless PreFilter did
-// for every node), then reads each node's users from it to find the fewest and most; Score
-// scores each node against them (see nodeScore). It returns Skip for pods that are not notebook
-// servers of a known user, so Score is not called for them. Where the cache cannot serve (a pod
-// group cycle), it counts every node's users from its pods, in parallel.
+// for every node): only the nodes whose generation moved since are derived again. It returns Skip
+// for pods that are not notebook servers of a known user, so Score is not called for them.
 func (pl *NotebookSpread) PreScore(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	o, ok := pl.pendingOwner(ctx, pod, true)
 	if !ok {
 		return fwk.NewStatus(fwk.Skip)
 	}
 	s := &preScoreState{pending: pl.newPending(o), cached: usesCache(state)}
-	if len(nodes) > 0 {
-		s.lo, s.hi = math.MaxInt, math.MinInt
-		if s.cached {
-			if f, err := pluginutil.ReadState[*preFilterState](state, preFilterStateKey); err != nil || !f.cached {
-				pl.nodes.Update(ctx, nodes, false, pl.handle.Parallelizer())
-			}
-			for _, n := range nodes {
-				users, _ := pl.users(true, n, &s.pending)
-				s.lo, s.hi = min(s.lo, users), max(s.hi, users)
-			}
-		} else {
-			users := make([]int, len(nodes))
-			pl.handle.Parallelizer().Until(ctx, len(nodes), func(i int) {
-				users[i], _ = pl.usersOn(nodes[i], o)
-			}, Name)
-			s.lo, s.hi = slices.Min(users), slices.Max(users)
-		}
-		if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
-			logger.Info("Counted notebook users on the candidate nodes", "pod", klog.KObj(pod), "nodes", len(nodes), "minUsers", s.lo, "maxUsers", s.hi)
+	if s.cached {
+		if f, err := pluginutil.ReadState[*preFilterState](state, preFilterStateKey); err != nil || !f.cached {
+			pl.nodes.Update(ctx, nodes, false, pl.handle.Parallelizer())
 		}
 	}
 	state.Write(preScoreStateKey, s)
 	return nil
 }
+
+// packUsers packs a node's other users and whether the pod's user runs a server there into one
+// Score result, unpackUsers the reverse: NormalizeScore scores the nodes against the fewest and
+// most users over them. A node's user count is below 2^62.
+func packUsers(users int, hasUser bool) int64 {
+	v := int64(users) << 1
+	if hasUser {
+		v |= 1
+	}
+	return v
+}
+
+func unpackUsers(v int64) (users int, hasUser bool) { return int(v >> 1), v&1 == 1 }
 
 // nodeScore is the score, 0-100, of a node where users other users of the pod's hub run a
 // notebook server, lo and hi being the fewest and most over the candidate nodes:
@@ -96,20 +89,43 @@ func (pl *NotebookSpread) nodeScore(users, lo, hi int, hasUser bool) int64 {
 	return score
 }
 
-// Score scores the node against the fewest and most users PreScore found, reading its users
-// from the cache (O(1)) or, for a NodeInfo the cache does not hold, from its pods; no
-// allocation.
+// Score returns the node's other users of the pod's hub and whether the pod's user runs a server
+// there, packed (packUsers) for NormalizeScore, which scores each node against the fewest and
+// most over the candidates (nodeScore). It reads the node's users from the cache (O(1)) or, for a
+// NodeInfo the cache does not hold, from its pods; no allocation.
 func (pl *NotebookSpread) Score(_ context.Context, state fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
 	s, err := pluginutil.ReadState[*preScoreState](state, preScoreStateKey)
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	users, hasUser := pl.users(s.cached, nodeInfo, &s.pending)
-	// The framework scores only PreScore's nodes; should it not, stay in range.
-	users = min(max(users, s.lo), s.hi)
-	return pl.nodeScore(users, s.lo, s.hi, hasUser), nil
+	return packUsers(pl.users(s.cached, nodeInfo, &s.pending)), nil
 }
 
-// ScoreExtensions returns nil: Score already normalizes against the candidates' lo and hi, and the
-// scores are in [0, MaxNodeScore].
-func (pl *NotebookSpread) ScoreExtensions() fwk.ScoreExtensions { return nil }
+// ScoreExtensions returns the plugin: NormalizeScore turns users into scores.
+func (pl *NotebookSpread) ScoreExtensions() fwk.ScoreExtensions { return pl }
+
+// NormalizeScore finds the fewest and most users over the scored nodes (the candidates) and
+// scores each node against them (nodeScore), in [0, MaxNodeScore]. One pass over the scores the
+// framework already holds: reading every candidate's users a second time, in PreScore, cost
+// as much as Score itself at 5000 nodes.
+func (pl *NotebookSpread) NormalizeScore(ctx context.Context, _ fwk.CycleState, pod *v1.Pod, scores fwk.NodeScoreList) *fwk.Status {
+	if len(scores) == 0 {
+		return nil
+	}
+	lo, hi := math.MaxInt, math.MinInt
+	for _, s := range scores {
+		if s.Score < 0 {
+			return fwk.AsStatus(fmt.Errorf("node %q: score %d is not one Score returned", s.Name, s.Score))
+		}
+		users, _ := unpackUsers(s.Score)
+		lo, hi = min(lo, users), max(hi, users)
+	}
+	for i := range scores {
+		users, hasUser := unpackUsers(scores[i].Score)
+		scores[i].Score = pl.nodeScore(users, lo, hi, hasUser)
+	}
+	if logger := klog.FromContext(ctx).V(5); logger.Enabled() {
+		logger.Info("Counted notebook users on the candidate nodes", "pod", klog.KObj(pod), "nodes", len(scores), "minUsers", lo, "maxUsers", hi)
+	}
+	return nil
+}
