@@ -147,7 +147,7 @@ bench: cluster-binaries postgres ## Run every benchmark: plugins, rebalancer, cl
 ##@ Test
 
 .PHONY: test
-test: verify test-unit test-fuzz test-race test-integration ## Run every check and test (what CI runs).
+test: verify test-unit test-perf test-fuzz test-race test-integration ## Run every check and test (what CI runs).
 
 .PHONY: verify
 verify: ## gofmt, go vet, and generated code up to date.
@@ -161,6 +161,13 @@ test-unit: ## Unit tests (pure logic; no servers).
 # tests, where the Makefile has built or fetched what they run.
 SERVER_PACKAGES := ./pkg/localcluster ./pkg/pgserver
 UNIT_PACKAGES = $(shell $(GO) list ./cmd/... ./pkg/... ./hack/... | grep -v -e '/pkg/localcluster$$' -e '/pkg/pgserver$$')
+
+# test/perf is a module of its own (scheduler_perf's test dependencies stay out of the main
+# module): vet it and run its tests (the generated benchmark configuration against the shipped
+# manifest, the placement-quality and summary code), not the benchmarks, which make bench runs.
+.PHONY: test-perf
+test-perf: ## The benchmark module's own checks and tests (test/perf), not its benchmarks.
+	cd test/perf && $(GO) vet ./... && $(GO) test $(TEST_FLAGS) ./...
 
 # Fuzz targets, as Target:package; `go test -fuzz` takes one target per run. 7s each is about
 # 2 minutes in all on 2 cores. Their seeds (every shipped config, and each crasher found) also
