@@ -20,6 +20,8 @@ func TestRoundsAveraged(t *testing.T) {
 	data := `{"version":"v1","dataItems":[` + strings.Join([]string{
 		item("likewise-adaptive", "1", 100), item("default-adaptive", "1", 110),
 		item("default-adaptive", "2", 90), item("likewise-adaptive", "2", 120),
+		`{"data":{"Duration":40},"unit":"s","labels":{"Metric":"SchedulingDuration","Workload":"Typed","Nodes":"5000","MeasuredPods":"10000","Setting":"likewise-adaptive","Round":"1"}}`,
+		`{"data":{"Duration":60},"unit":"s","labels":{"Metric":"SchedulingDuration","Workload":"Typed","Nodes":"5000","MeasuredPods":"10000","Setting":"likewise-adaptive","Round":"2"}}`,
 	}, ",") + `]}`
 	if err := os.WriteFile(filepath.Join(dir, "Typed.json"), []byte(data), 0o644); err != nil {
 		t.Fatal(err)
@@ -33,6 +35,7 @@ func TestRoundsAveraged(t *testing.T) {
 	for _, want := range []string{
 		"2 rounds",
 		"| likewise-adaptive (shipped) | 110.0 |",
+		"| 200.0 |", // 20,000 pods in 100 s
 		"| 100.0, 120.0 |",
 		"| default-adaptive | 100.0 |",
 		"at adaptive: 1.10",
