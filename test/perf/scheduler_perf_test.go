@@ -121,6 +121,7 @@ func BenchmarkPerfScheduling(b *testing.B) {
 //	Setting   likewise-100, default-100, likewise-adaptive, default-adaptive, intree-adaptive,
 //	          default-100-control
 //	Round     1, or 1 to -rounds (the Name of round k > 1 ends in <setting>-r<k>)
+//	SettingPods  the pods this setting measured (the in-tree setting measures fewer at 5000 nodes)
 //	Scheduler likewise, default, intree
 //	PercentageOfNodesToScore  100, adaptive
 //	Shipped   true on the likewise setting at the manifest's percentageOfNodesToScore
@@ -234,8 +235,22 @@ func labelItem(it *perf.DataItem, settings map[string]setting) {
 	if s, ok := settings[workload+"/"+name]; ok {
 		it.Labels["Setting"] = s.base
 		it.Labels["Round"] = fmt.Sprint(s.round)
+		it.Labels["SettingPods"] = fmt.Sprint(podsOf(s, nodes, pods))
 		it.Labels["Scheduler"] = s.scheduler
 		it.Labels["PercentageOfNodesToScore"] = s.percentage
 		it.Labels["Shipped"] = fmt.Sprint(s.shipped)
 	}
+}
+
+// podsOf is how many pods setting s measures at a size of nodes and pods.
+func podsOf(s setting, nodes, pods int) int {
+	if s.scheduler != "intree" {
+		return pods
+	}
+	for _, sz := range sizes {
+		if sz.nodes == nodes && sz.pods == pods && sz.intreePods != 0 {
+			return sz.intreePods
+		}
+	}
+	return pods
 }

@@ -29,6 +29,8 @@ type row struct {
 	setting, scheduler, pct string
 	shipped                 bool
 	rounds                  map[int]*sample
+	// pods is the SettingPods label: the pods the setting measured ("" in older files).
+	pods string
 }
 
 // sample is one round of a setting.
@@ -129,6 +131,9 @@ func read(dir string) ([]*run, error) {
 			if x == nil {
 				x = &row{setting: l["Setting"], scheduler: l["Scheduler"], pct: l["PercentageOfNodesToScore"],
 					shipped: l["Shipped"] == "true", rounds: map[int]*sample{}}
+				if l["SettingPods"] != "not applicable" {
+					x.pods = l["SettingPods"]
+				}
 				r.rows[l["Setting"]] = x
 			}
 			round, err := strconv.Atoi(l["Round"])
@@ -259,8 +264,16 @@ func print(w io.Writer, runs []*run) {
 }
 
 // rate is the measured pods over the rounds' total SchedulingDuration: a throughput that, unlike
-// the average of one-second samples, weighs every pod alike.
+// the average of one-second samples, weighs every pod alike. pods is the workload's; a setting
+// that measured another number says so (SettingPods), and an in-tree setting of a file written
+// before that label has no rate (it may have measured fewer).
 func rate(pods string, x *row) string {
+	switch {
+	case x.pods != "":
+		pods = x.pods
+	case x.scheduler == "intree":
+		return "-"
+	}
 	n, err := strconv.Atoi(pods)
 	total := 0.0
 	for _, s := range x.rounds {
