@@ -211,6 +211,7 @@ func TestControllersServeSecurely(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = cluster.StopComponent(comp.name) })
+			waitLeadingAndReady(ctx, t, comp.name, offset, r)
 			for _, tc := range []struct {
 				path, who, token string
 				want             int
@@ -252,6 +253,31 @@ func TestControllersServeSecurely(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// waitLeadingAndReady waits until the component has taken its lease (it logs "Leading") and then
+// answers /readyz with 200. Readiness moves during a start, by design: a replica waiting for the
+// lease is ready (a standby), and it reports not ready from the moment it leads until its
+// informers run. StartComponent's wait can see the standby's 200, so a check of /readyz right
+// after it races the lease (CI saw the rebalancer's 500 "ready failed" there).
+func waitLeadingAndReady(ctx context.Context, t *testing.T, name string, offset int, r *scenario.Running) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	status, body := 0, ""
+	for {
+		leading := strings.Contains(componentLog(t, name)[offset:], `"Leading"`)
+		if leading {
+			var err error
+			status, body, err = r.Get(ctx, "/readyz", "")
+			if err == nil && status == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not leading and ready within 60s (leading %v, last /readyz %d %q)", name, leading, status, truncate(body, 300))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
