@@ -38,12 +38,14 @@
 # Each JSON file is {"version": "v1", "dataItems": [{"data": {...}, "unit": "...", "labels": {...}}]}.
 # Every item has the labels Name (BenchmarkPerfScheduling/<Workload>/<N>Nodes_<P>Pods/<Setting>,
 # with -r<k> after the setting in round k > 1), Metric, Workload (Plain, Typed, TypedPools,
-# Notebook, Mixed), Nodes, MeasuredPods, Setting (as above), Round (1 to BENCH_ROUNDS), Scheduler
-# (likewise, default, intree), PercentageOfNodesToScore (100, adaptive) and
+# Notebook, Mixed), Nodes, MeasuredPods, Setting (as above), Round (1 to BENCH_ROUNDS), SettingPods
+# (the pods the setting measured: fewer for intree at 5000 nodes), Scheduler (likewise, default,
+# intree), PercentageOfNodesToScore (100, adaptive) and
 # Shipped (true on the likewise setting at the manifest's percentageOfNodesToScore); a label that
 # does not apply reads "not applicable". The metrics:
 #
 #   SchedulingThroughput                                 pods/s: Average, Perc50, Perc90, Perc95, Perc99
+#   SchedulingDuration                                   s: Duration, first pod created to last scheduled
 #   scheduler_scheduling_attempt_duration_seconds        ms, label result=scheduled: Perc99 etc.
 #   scheduler_framework_extension_point_duration_seconds ms, label extension_point
 #   scheduler_plugin_execution_duration_seconds          ms, labels plugin, extension_point
