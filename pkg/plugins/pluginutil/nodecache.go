@@ -215,11 +215,11 @@ func (c *NodeCache[T]) Update(ctx context.Context, nodes []fwk.NodeInfo, all boo
 			derive(i)
 		}
 	}
+	// derive read each NodeInfo as it is now (the snapshot does not change in a serial extension
+	// point), so the stamp is the NodeInfo's own.
 	for _, i := range c.stale {
 		ni := nodes[i].(*framework.NodeInfo)
-		if e := slots[ni].entry.Load(); e != nil {
-			c.stamps[ni] = stamp{generation: e.generation, pods: e.pods}
-		}
+		c.stamps[ni] = stamp{generation: ni.Generation, pods: len(ni.Pods)}
 	}
 	return changed || uncached || valueChanged.Load()
 }
