@@ -81,8 +81,9 @@ func ResolveTarget(pod *corev1.Pod, cfg Config) (Target, error) {
 		t.Port = int32(port)
 	}
 	if v, ok := a[apis.AnnotationPostgresDatabase]; ok {
-		if strings.TrimSpace(v) == "" || len(v) > 63 {
-			return Target{}, fmt.Errorf("annotation %s=%q: must be a database name of 1 to 63 characters", apis.AnnotationPostgresDatabase, v)
+		// PostgreSQL's names are C strings: one with a NUL byte names no database.
+		if strings.TrimSpace(v) == "" || len(v) > 63 || strings.ContainsRune(v, 0) {
+			return Target{}, fmt.Errorf("annotation %s=%q: must be a database name of 1 to 63 characters, without a NUL byte", apis.AnnotationPostgresDatabase, v)
 		}
 		t.Database = v
 	}
@@ -138,8 +139,10 @@ type Credentials struct {
 func CredentialsFrom(t Target, creds, ca *corev1.Secret) (Credentials, error) {
 	name := t.Namespace + "/" + t.CredentialsSecret
 	var c Credentials
+	userKey := SecretKeyUsername
 	c.User = string(creds.Data[SecretKeyUsername])
 	if c.User == "" {
+		userKey = SecretKeyUser
 		c.User = string(creds.Data[SecretKeyUser])
 	}
 	if c.User == "" {
@@ -150,6 +153,15 @@ func CredentialsFrom(t Target, creds, ca *corev1.Secret) (Credentials, error) {
 		return Credentials{}, fmt.Errorf("secret %s has no %q key", name, SecretKeyPassword)
 	}
 	c.Database = string(creds.Data[SecretKeyDatabase])
+	// The protocol sends each as a C string: a NUL byte would cut it short, or, in the DSN,
+	// make it unparseable.
+	for _, kv := range []struct{ key, value string }{
+		{userKey, c.User}, {SecretKeyPassword, c.Password}, {SecretKeyDatabase, c.Database},
+	} {
+		if strings.ContainsRune(kv.value, 0) {
+			return Credentials{}, fmt.Errorf("secret %s: %q holds a NUL byte", name, kv.key)
+		}
+	}
 	c.Version = creds.ResourceVersion
 	caName, caSecret := name, creds
 	if t.CASecret != "" {

@@ -42,6 +42,7 @@ func FuzzResolveTarget(f *testing.F) {
 	f.Add("10.0.0.7", uint8(0b000001), "0", "", "", "", "", "", false)
 	f.Add("10.0.0.7", uint8(0b000010), "", " ", "", "", "", "", false)
 	f.Add("10.0.0.7", uint8(0b000010), "", "a/b?c#d%", "", "", "", "", false)
+	f.Add("0.0.0.0", uint8(0b000010), "", "\x00", "", "", "", "", false)
 	f.Add("10.0.0.7", uint8(0b001100), "", "", "Bad_Name", "", "", "", false)
 	f.Add("10.0.0.7", uint8(0b010000), "", "", "", "", "not a name", "", false)
 	// likewise.dev/postgres-sslmode: the opt-ins, the default said out loud, and libpq's modes
@@ -163,6 +164,9 @@ func FuzzCredentialsFrom(f *testing.F) {
 	f.Add(uint8(hasPassword), "", "", "s3cret", "", "")
 	f.Add(uint8(hasUsername), "monitor", "", "", "", "")
 	f.Add(uint8(hasUsername|hasPassword|hasDatabase), "a@b:c/d", "", "p@ss:w/rd", "db/with?odd#chars", "")
+	f.Add(uint8(hasUsername|hasPassword|hasDatabase), "mon\x00itor", "", "s3cret", "app", "")
+	f.Add(uint8(hasUser|hasPassword|hasDatabase), "", "monitor", "s3\x00cret", "app", "")
+	f.Add(uint8(hasUsername|hasPassword|hasDatabase), "monitor", "", "s3cret", "\x00", "")
 	f.Add(uint8(hasUsername|hasPassword|hasCA), "monitor", "", "s3cret", "", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
 	f.Fuzz(func(t *testing.T, mask uint8, username, user, password, database, caPEM string) {
 		target := Target{Host: "10.0.0.7", Port: 5432, Namespace: "db", CredentialsSecret: "likewise-monitor"}
@@ -197,14 +201,19 @@ func FuzzCredentialsFrom(f *testing.F) {
 			if !strings.HasPrefix(msg, "secret db/likewise-monitor") && !strings.HasPrefix(msg, "secret db/db-ca") {
 				t.Fatalf("error %q does not name the Secret", msg)
 			}
-			if !strings.Contains(msg, `"`+SecretKeyUsername+`"`) && !strings.Contains(msg, `"`+SecretKeyPassword+`"`) &&
+			if !strings.Contains(msg, `"`+SecretKeyUsername+`"`) && !strings.Contains(msg, `"`+SecretKeyUser+`"`) &&
+				!strings.Contains(msg, `"`+SecretKeyPassword+`"`) && !strings.Contains(msg, `"`+SecretKeyDatabase+`"`) &&
 				!strings.Contains(msg, `"`+SecretKeyCA+`"`) && !strings.HasSuffix(msg, " not read") {
 				t.Fatalf("error %q names no key", msg)
 			}
-			// The password's value never shows: another non-empty one gives the same error.
+			// The password's value never shows: another one, as empty and as NUL-free as it,
+			// gives the same error.
 			other := "x"
-			if password == "" {
+			switch {
+			case password == "":
 				other = ""
+			case strings.ContainsRune(password, 0):
+				other = "x\x00"
 			}
 			creds2, ca2 := build(other)
 			if _, err2 := CredentialsFrom(target, creds2, ca2); err2 == nil || err2.Error() != msg {
@@ -229,6 +238,9 @@ func FuzzCredentialsFrom(f *testing.F) {
 		}
 		if err != nil {
 			t.Fatal(err)
+		}
+		if _, err := pgstats.NewSampler(cc, nil); err != nil {
+			t.Fatalf("pgstats refuses DSN %q: %v", cc.DSN, err)
 		}
 		u, err := url.Parse(cc.DSN)
 		if err != nil {
