@@ -60,7 +60,7 @@ func (pl *NotebookSpread) Filter(ctx context.Context, state fwk.CycleState, pod 
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	others, hasUser := pl.users(s.cached, nodeInfo, &s.pending)
+	others, hasUser := pl.users(s.cached, false, nodeInfo, &s.pending)
 	if hasUser || others < pl.maxUsers {
 		return nil
 	}

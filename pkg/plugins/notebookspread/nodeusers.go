@@ -138,11 +138,15 @@ func (u *nodeUsers) on(p *pending) (others int, hasUser bool) {
 func usesCache(state fwk.CycleState) bool { return !state.IsPodGroupSchedulingCycle() }
 
 // users is usersOn, from the cache if this cycle reads it and it holds the NodeInfo's
-// generation.
-func (pl *NotebookSpread) users(cached bool, nodeInfo fwk.NodeInfo, p *pending) (others int, hasUser bool) {
+// generation. With note set (Score's call; never Filter's, which is given what-if copies), a
+// node the cache misses is noted for the next PreScore to derive again.
+func (pl *NotebookSpread) users(cached, note bool, nodeInfo fwk.NodeInfo, p *pending) (others int, hasUser bool) {
 	if cached {
 		if u, ok := pl.nodes.Get(nodeInfo); ok {
 			return u.on(p)
+		}
+		if note {
+			pl.nodes.Note(nodeInfo)
 		}
 	}
 	return pl.usersOn(nodeInfo, p.owner)

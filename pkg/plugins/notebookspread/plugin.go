@@ -114,17 +114,27 @@ type owner struct {
 	hub, user string
 }
 
+// lack is what a notebook pod lacks to be counted: nothing, its hub or its user.
+type lack uint8
+
+const (
+	lacksNothing lack = iota
+	lacksHub
+	lacksUser
+)
+
 // ownerOf returns the owner of a notebook server pod. isNotebook is false for a pod the
 // podSelector does not select and for JupyterHub's placeholder pods; for a notebook pod without
-// a user or hub, ok is false and missing names what it lacks.
-func (pl *NotebookSpread) ownerOf(pod *v1.Pod) (o owner, isNotebook, ok bool, missing string) {
+// a user or hub, ok is false and missing says which (lacking names it). It allocates nothing:
+// Score and Filter read the pods of a node through it.
+func (pl *NotebookSpread) ownerOf(pod *v1.Pod) (o owner, isNotebook, ok bool, missing lack) {
 	if !pl.selector.Matches(labels.Set(pod.Labels)) || pod.Labels[apis.LabelComponent] == apis.ComponentUserPlaceholder {
-		return owner{}, false, false, ""
+		return owner{}, false, false, lacksNothing
 	}
 	o.hub = pod.Namespace
 	if pl.hubLabel != "" {
 		if o.hub, ok = pod.Labels[pl.hubLabel]; !ok || o.hub == "" {
-			return owner{}, true, false, "label " + pl.hubLabel
+			return owner{}, true, false, lacksHub
 		}
 	}
 	if pl.userAnnotation != "" {
@@ -134,9 +144,17 @@ func (pl *NotebookSpread) ownerOf(pod *v1.Pod) (o owner, isNotebook, ok bool, mi
 		o.user = pod.Labels[pl.userLabel]
 	}
 	if o.user == "" {
-		return owner{}, true, false, pl.userKeys()
+		return owner{}, true, false, lacksUser
 	}
-	return o, true, true, ""
+	return o, true, true, lacksNothing
+}
+
+// lacking names where the plugin looks for what a pod lacks, for messages.
+func (pl *NotebookSpread) lacking(m lack) string {
+	if m == lacksHub {
+		return "label " + pl.hubLabel
+	}
+	return pl.userKeys()
 }
 
 // userKeys describes where the plugin looks for a user, for messages.
@@ -155,8 +173,9 @@ func (pl *NotebookSpread) userKeys() string {
 // to do with it. A notebook pod without a user or hub is scheduled as any other pod; with report
 // set, an Event on the pod says so.
 func (pl *NotebookSpread) pendingOwner(ctx context.Context, pod *v1.Pod, report bool) (owner, bool) {
-	o, isNotebook, ok, missing := pl.ownerOf(pod)
+	o, isNotebook, ok, m := pl.ownerOf(pod)
 	if isNotebook && !ok {
+		missing := pl.lacking(m)
 		klog.FromContext(ctx).V(2).Info("Notebook pod names no user or hub; scheduling it without NotebookSpread", "pod", klog.KObj(pod), "missing", missing)
 		if report && pl.handle.EventRecorder() != nil {
 			pl.handle.EventRecorder().Eventf(pod, nil, v1.EventTypeWarning, reasonUncountable, "Scheduling",

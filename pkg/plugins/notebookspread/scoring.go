@@ -23,9 +23,10 @@ type preScoreState struct {
 // Clone shares the state: it is never written after PreScore.
 func (s *preScoreState) Clone() fwk.StateData { return s }
 
-// PreScore brings the per-node cache up to date for the candidate nodes (unless PreFilter did
-// for every node): only the nodes whose generation moved since are derived again. It returns Skip
-// for pods that are not notebook servers of a known user, so Score is not called for them.
+// PreScore derives again the nodes that Score missed in the last cycle (NodeCache.Refresh),
+// unless PreFilter brought the per-node cache up to date for every node; Score derives a node it
+// misses from its NodeInfo, so the scores are exact either way. It returns Skip for pods that are
+// not notebook servers of a known user, so Score is not called for them.
 func (pl *NotebookSpread) PreScore(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	o, ok := pl.pendingOwner(ctx, pod, true)
 	if !ok {
@@ -34,7 +35,7 @@ func (pl *NotebookSpread) PreScore(ctx context.Context, state fwk.CycleState, po
 	s := &preScoreState{pending: pl.newPending(o), cached: usesCache(state)}
 	if s.cached {
 		if f, err := pluginutil.ReadState[*preFilterState](state, preFilterStateKey); err != nil || !f.cached {
-			pl.nodes.Update(ctx, nodes, false, pl.handle.Parallelizer())
+			pl.nodes.Refresh(ctx, len(nodes), pl.handle.Parallelizer())
 		}
 	}
 	state.Write(preScoreStateKey, s)
@@ -98,7 +99,7 @@ func (pl *NotebookSpread) Score(_ context.Context, state fwk.CycleState, _ *v1.P
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	return packUsers(pl.users(s.cached, nodeInfo, &s.pending)), nil
+	return packUsers(pl.users(s.cached, true, nodeInfo, &s.pending)), nil
 }
 
 // ScoreExtensions returns the plugin: NormalizeScore turns users into scores.

@@ -274,6 +274,89 @@ func TestNodeCacheChanged(t *testing.T) {
 	}
 }
 
+// TestNodeCacheRefresh: Refresh derives the nodes noted since the last Refresh, only those, and
+// only if they changed; notes beyond the room made are dropped.
+func TestNodeCacheRefresh(t *testing.T) {
+	ctx := context.Background()
+	calls := &podNames{calls: map[string]int{}}
+	c := NewNodeCache(calls.compute, nil)
+	a, b, d := nodeInfo("a", "p1"), nodeInfo("b", "p2"), nodeInfo("d", "p3")
+
+	if c.Refresh(ctx, 2, nil) {
+		t.Error("Refresh with nothing noted: changed, want not")
+	}
+	c.Note(a)
+	c.Note(b)
+	if !c.Refresh(ctx, 2, nil) {
+		t.Error("Refresh of two new nodes: not changed, want changed (nodes added)")
+	}
+	if diff := cmp.Diff(map[string]int{"a": 1, "b": 1}, calls.take()); diff != "" {
+		t.Errorf("Refresh of a and b derived (-want,+got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"p1"}, get(c, a)); diff != "" {
+		t.Errorf("Get(a) after Refresh (-want,+got):\n%s", diff)
+	}
+
+	// a changes: Get misses it until it is noted and refreshed; b, noted again unchanged, is
+	// not derived again.
+	a.AddPod(pod("p4"))
+	if _, ok := c.Get(a); ok {
+		t.Fatal("Get(a) after a changed: hit, want miss")
+	}
+	c.Refresh(ctx, 2, nil)
+	if got := calls.take(); len(got) != 0 {
+		t.Errorf("Refresh with nothing noted derived %v, want nothing", got)
+	}
+	c.Note(a)
+	c.Note(b)
+	c.Refresh(ctx, 2, nil)
+	if diff := cmp.Diff(map[string]int{"a": 1}, calls.take()); diff != "" {
+		t.Errorf("Refresh after a changed derived (-want,+got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"p1", "p4"}, get(c, a)); diff != "" {
+		t.Errorf("Get(a) after the Refresh (-want,+got):\n%s", diff)
+	}
+
+	// Room for one note: the second is dropped.
+	c.Refresh(ctx, 1, nil)
+	c.Note(d)
+	c.Note(a)
+	c.Refresh(ctx, 1, nil)
+	if diff := cmp.Diff(map[string]int{"d": 1}, calls.take()); diff != "" {
+		t.Errorf("Refresh with room for one derived (-want,+got):\n%s", diff)
+	}
+}
+
+// TestNodeCacheConcurrentNote: Score notes its misses in parallel, as the framework runs it;
+// run with -race. The next Refresh derives every node noted, once.
+func TestNodeCacheConcurrentNote(t *testing.T) {
+	ctx := context.Background()
+	calls := &podNames{calls: map[string]int{}}
+	c := NewNodeCache(calls.compute, nil)
+	var nodes []fwk.NodeInfo
+	want := map[string]int{}
+	for i := range 200 {
+		name := fmt.Sprintf("n%d", i)
+		nodes = append(nodes, nodeInfo(name, "p"+name))
+		want[name] = 1
+	}
+	c.Refresh(ctx, len(nodes), nil)
+	parallelize.NewParallelizer(4).Until(ctx, len(nodes), func(i int) {
+		if _, ok := c.Get(nodes[i]); !ok {
+			c.Note(nodes[i])
+		}
+	}, "test")
+	c.Refresh(ctx, len(nodes), parallelize.NewParallelizer(4))
+	if diff := cmp.Diff(want, calls.take()); diff != "" {
+		t.Errorf("Refresh after parallel notes derived (-want,+got):\n%s", diff)
+	}
+	for _, n := range nodes {
+		if _, ok := c.Get(n); !ok {
+			t.Errorf("Get(%s) after Refresh: miss", n.Node().Name)
+		}
+	}
+}
+
 // TestNodeCacheConcurrentGet: Gets run in parallel with each other and with Update, as Filter
 // and Score may on another profile's cycle; run with -race.
 func TestNodeCacheConcurrentGet(t *testing.T) {

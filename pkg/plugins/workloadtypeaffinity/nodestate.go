@@ -72,6 +72,14 @@ func (pl *WorkloadTypeAffinity) updateNodes(ctx context.Context, nodes []fwk.Nod
 	}
 }
 
+// refreshNodes derives again the nodes Score missed since the last call (NodeCache.Refresh),
+// making room for the notes of n nodes to score.
+func (pl *WorkloadTypeAffinity) refreshNodes(ctx context.Context, n int) {
+	if pl.nodes.Refresh(ctx, n, pl.handle.Parallelizer()) {
+		pl.pools.invalidate()
+	}
+}
+
 // usesCache says whether this cycle may read and update the cache: not in a pod group
 // scheduling cycle, where the snapshot assumes the group's pods into NodeInfos without moving
 // their generations (see pluginutil.NodeCache).

@@ -24,9 +24,10 @@ type preScoreState struct {
 func (s *preScoreState) Clone() fwk.StateData { return s }
 
 // PreScore resolves the pod's type (unless PreFilter did in this cycle) and reads its spreading
-// intent; it returns Skip for untyped pods, so Score is not called for them. It brings the
-// per-node cache up to date for the nodes to score (unless PreFilter did for every node): only
-// the nodes whose generation moved since are derived again.
+// intent; it returns Skip for untyped pods, so Score is not called for them. Unless PreFilter
+// brought the per-node cache up to date for every node, it derives again the nodes that Score
+// missed in the last cycle (NodeCache.Refresh), not checks every candidate: Score derives a node
+// it misses from its NodeInfo, so the scores are exact either way.
 func (pl *WorkloadTypeAffinity) PreScore(ctx context.Context, state fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	var t workloadtype.Type
 	updated := false
@@ -44,20 +45,20 @@ func (pl *WorkloadTypeAffinity) PreScore(ctx context.Context, state fwk.CycleSta
 	}
 	cached := usesCache(state)
 	if cached && !updated {
-		pl.updateNodes(ctx, nodes, false)
+		pl.refreshNodes(ctx, len(nodes))
 	}
 	if cached && len(sp.terms) > 0 {
 		sp.counts = pl.terms.get(&sp)
-		sp.counts.Update(ctx, nodes, false, pl.handle.Parallelizer())
+		sp.counts.Refresh(ctx, len(nodes), pl.handle.Parallelizer())
 	}
 	state.Write(preScoreStateKey, &preScoreState{podType: t, spreading: sp, cached: cached})
 	return nil
 }
 
 // Score returns the node's relation to the pod and its count of the pod's siblings, packed
-// (packScore) for NormalizeScore, with no allocation. From the cache it is O(1), unless the pod
-// declares spreading terms (their selectors are matched against the node's pods); for a NodeInfo
-// the cache does not hold, O(pods on the node).
+// (packScore) for NormalizeScore, with no allocation. From the cache it is O(1); for a NodeInfo
+// the cache does not hold at its generation, O(pods on the node), and the node is noted for the
+// next PreScore to derive again.
 func (pl *WorkloadTypeAffinity) Score(_ context.Context, state fwk.CycleState, _ *v1.Pod, nodeInfo fwk.NodeInfo) (int64, *fwk.Status) {
 	s, err := pluginutil.ReadState[*preScoreState](state, preScoreStateKey)
 	if err != nil {
@@ -65,6 +66,12 @@ func (pl *WorkloadTypeAffinity) Score(_ context.Context, state fwk.CycleState, _
 	}
 	if ns, ok := pl.cachedNode(s.cached, nodeInfo); ok {
 		return packScore(workloadtype.RelationOf(s.podType, ns.nodeType), s.spreading.siblingsIn(ns, nodeInfo)), nil
+	}
+	if s.cached {
+		pl.nodes.Note(nodeInfo)
+		if s.spreading.counts != nil {
+			s.spreading.counts.Note(nodeInfo)
+		}
 	}
 	r := workloadtype.RelationOf(s.podType, pl.nodeType(nodeInfo))
 	return packScore(r, s.spreading.siblingsOn(nodeInfo)), nil

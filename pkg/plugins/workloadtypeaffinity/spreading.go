@@ -235,7 +235,8 @@ func (s *spreading) siblingsOn(nodeInfo fwk.NodeInfo) int64 {
 }
 
 // siblingsIn is siblingsOn from the node's cached state (a pod spread by its controller) or
-// the terms' cached counts: O(1), unless the counts do not hold the NodeInfo.
+// the terms' cached counts: O(1), unless the counts do not hold the NodeInfo (then noted for the
+// next PreScore to derive). For Score only: Filter is given what-if copies, never to be noted.
 func (s *spreading) siblingsIn(ns *nodeState, nodeInfo fwk.NodeInfo) int64 {
 	switch {
 	case s.none():
@@ -246,6 +247,7 @@ func (s *spreading) siblingsIn(ns *nodeState, nodeInfo fwk.NodeInfo) int64 {
 		if n, ok := s.counts.Get(nodeInfo); ok {
 			return *n
 		}
+		s.counts.Note(nodeInfo)
 	}
 	return s.siblingsOn(nodeInfo)
 }
