@@ -11,6 +11,9 @@
 #   BENCH_SETTINGS="likewise-100"            only these settings (comma-separated; the files get
 #                                            a _<settings> suffix), e.g. to profile one alone
 #   BENCH_CPUPROFILE=1                       also write a CPU profile per run (<file>.cpu.pprof)
+#   BENCH_TRACE=1                            also write an execution trace per run (<file>.trace;
+#                                            a trace.Log of category likewise-setting marks each
+#                                            namespace's first pod bound); large: use a small size
 #   BENCH_ROUNDS=2                           measure every setting this many times, each even
 #                                            round in reverse order (ABBA: a run's drift weighs on
 #                                            every setting alike); the files get a _<n>rounds
@@ -28,8 +31,8 @@
 #   intree-adaptive      the default profile, pods carrying the in-tree approximation (not Plain)
 #   default-100-control  default-100 once more at the end (Plain only): the run's drift
 #
-# Output, in _output/bench/scheduler_perf/<mode>/ (mode: short or full; profile with BENCH_SETTINGS
-# or BENCH_CPUPROFILE):
+# Output, in _output/bench/scheduler_perf/<mode>/ (mode: short or full; profile with BENCH_SETTINGS,
+# BENCH_CPUPROFILE or BENCH_TRACE):
 #
 #   <Workload>_<Nodes>Nodes_<Pods>Pods.json   scheduler_perf's DataItems, one file per run
 #   <Workload>_<Nodes>Nodes_<Pods>Pods.log    the go test output (benchmark lines at the end)
@@ -78,7 +81,7 @@ else
 fi
 workloads=${BENCH_WORKLOADS:-Plain Typed TypedPools Notebook Mixed}
 # A run of some settings, or profiled, is not one of the mode's: it goes to profile/.
-if [ -n "${BENCH_SETTINGS:-}" ] || [ -n "${BENCH_CPUPROFILE:-}" ]; then
+if [ -n "${BENCH_SETTINGS:-}" ] || [ -n "${BENCH_CPUPROFILE:-}" ] || [ -n "${BENCH_TRACE:-}" ]; then
   mode=profile
 fi
 out=$root/_output/bench/scheduler_perf/$mode
@@ -103,6 +106,9 @@ for size in $sizes; do
     profile=()
     if [ -n "${BENCH_CPUPROFILE:-}" ]; then
       profile=(-test.cpuprofile "$out/$run.cpu.pprof")
+    fi
+    if [ -n "${BENCH_TRACE:-}" ]; then
+      profile+=(-test.trace "$out/$run.trace")
     fi
     echo "$(date -u +%H:%M:%S) $run" >&2
     status=0

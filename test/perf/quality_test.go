@@ -1,7 +1,9 @@
 package perf
 
 import (
+	"context"
 	"math"
+	"runtime/trace"
 	"sort"
 	"strings"
 	"sync"
@@ -36,10 +38,12 @@ type observer struct {
 	mu     sync.Mutex
 	pools  map[string]workloadtype.Type // node name -> the pool its label declares (None: none)
 	placed map[types.UID]placement
+	// namespaces seen bound, to mark in an execution trace where each setting's pods begin.
+	namespaces map[string]bool
 }
 
 func newObserver(nodes []v1.Node) *observer {
-	o := &observer{pools: make(map[string]workloadtype.Type, len(nodes)), placed: map[types.UID]placement{}}
+	o := &observer{pools: make(map[string]workloadtype.Type, len(nodes)), placed: map[types.UID]placement{}, namespaces: map[string]bool{}}
 	for i := range nodes {
 		t, _ := workloadtype.OfNodeLabel(&nodes[i])
 		o.pools[nodes[i].Name] = t
@@ -65,6 +69,13 @@ func (o *observer) observe(obj any) {
 		return
 	}
 	o.placed[pod.UID] = placementOf(pod)
+	if !o.namespaces[pod.Namespace] {
+		o.namespaces[pod.Namespace] = true
+		// Under -test.trace (BENCH_TRACE): the setting's first pod bound.
+		if trace.IsEnabled() {
+			trace.Log(context.Background(), "likewise-setting", pod.Namespace)
+		}
+	}
 }
 
 func placementOf(pod *v1.Pod) placement {
