@@ -20,51 +20,44 @@ import (
 // one set of pods. Preemption's what-if NodeInfos are copies, other NodeInfos with pods removed
 // or added: they never match the real node's entry, and Get misses for them (a copy given to
 // Update gets an entry of its own). Keying by address, not by node name, also spares Get the
-// hashing of a name. NodeInfos of another implementation than the framework's are not cached. There is one exception: in a pod group
-// scheduling cycle the snapshot assumes and forgets pods in place, keeping the old generation,
-// so callers must neither Update nor Get in such a cycle (fwk.CycleState's
-// IsPodGroupSchedulingCycle), and derive the value from the NodeInfo itself.
+// hashing of a name. NodeInfos of another implementation than the framework's are not cached.
+// There is one exception: in a pod group scheduling cycle the snapshot assumes and forgets pods
+// in place, keeping the old generation, so callers must neither Update nor Get in such a cycle
+// (fwk.CycleState's IsPodGroupSchedulingCycle), and derive the value from the NodeInfo itself.
 //
-// Update and Refresh are for the serial extension points (PreFilter, PreScore); Get and Note are
-// lock-free and allocate nothing, so Filter and Score may call them in parallel.
+// Update, Refresh and Forget write, and are for the serial extension points (PreFilter,
+// PreScore); Get and Note are for the parallel ones (Filter, Score): they allocate nothing, and
+// Get only reads. The two never run at once: a plugin instance serves one profile, whose
+// scheduling cycles run one at a time, each extension point after the last returned; the
+// binding cycle, which runs beside the next scheduling cycle, calls no extension point that
+// uses a NodeCache. That is what lets an entry sit in the map itself, so that Get, run for
+// every candidate node of every cycle, is one map probe and no further load: at 5000 nodes the
+// loads behind a probe (a slot, then an entry, each somewhere else on the heap) were most of
+// Score's cost in scheduler_perf.
 //
 // Two ways to keep it current. Update checks every node it is given: what PreFilter needs when
 // Filter must read the cache on every node. Refresh derives only the nodes that Score told it
 // (Note) it had missed in the cycles since: what PreScore needs, where a check of each candidate
-// costs a serial pass over hundreds of NodeInfos and map slots scattered over the heap (the
-// larger part of the plugins' cost at 5000 nodes in scheduler_perf), while the nodes that
-// changed are the few that bindings touched. A node Score misses is derived from its NodeInfo
-// there and then, so every result is exact; the cache only saves the work.
+// costs a serial pass over hundreds of NodeInfos and map slots scattered over the heap, while
+// the nodes that changed are the few that bindings touched. A node Score misses is derived from
+// its NodeInfo there and then, so every result is exact; the cache only saves the work.
 type NodeCache[T any] struct {
 	compute func(fwk.NodeInfo) T
 	changed func(old, new *T) bool
 
-	// mu serializes Update. Get takes no lock: slots is replaced whole, entries are immutable
-	// and replaced whole.
-	mu    sync.Mutex
-	slots atomic.Pointer[map[*framework.NodeInfo]*nodeSlot[T]]
-	// stamps, under mu, is the generation and pod count each slot's entry was derived at, held
-	// in the map itself: Update's freshness check is one map probe per node, not the two
-	// dependent loads (slot, entry) into memory scattered over the heap that, at 5000 nodes,
-	// made most of Update's time (scheduler_perf's profile). Same keys as slots.
-	stamps map[*framework.NodeInfo]stamp
-	stale  []int // Update's scratch, under mu
+	// mu serializes the writers, a guard for callers outside a scheduler (the framework runs
+	// them one at a time anyway); Get takes no lock.
+	mu      sync.Mutex
+	entries map[*framework.NodeInfo]nodeEntry[T]
+	stale   []int // Update's scratch, under mu
+	derived []T   // Update's scratch, under mu
 
 	// notes[:noted] are the NodeInfos that Note was told of since the last Refresh, each at its
-	// own index (noted is claimed atomically); notes beyond len(notes), which Refresh sizes
-	// under mu, are dropped. refresh is Refresh's scratch, under mu.
+	// own index (noted is claimed atomically); notes beyond len(notes), which Refresh sizes, are
+	// dropped. refresh is Refresh's scratch, under mu.
 	notes   []*framework.NodeInfo
 	noted   atomic.Int64
 	refresh []fwk.NodeInfo
-}
-
-type stamp struct {
-	generation int64
-	pods       int
-}
-
-type nodeSlot[T any] struct {
-	entry atomic.Pointer[nodeEntry[T]]
 }
 
 type nodeEntry[T any] struct {
@@ -81,28 +74,24 @@ const parallelUpdate = 64
 // run in parallel on different nodes. changed, if not nil, tells Update whether a node's new
 // value differs from its old one in a way the caller tracks (see Update's result).
 func NewNodeCache[T any](compute func(fwk.NodeInfo) T, changed func(old, new *T) bool) *NodeCache[T] {
-	c := &NodeCache[T]{compute: compute, changed: changed, stamps: map[*framework.NodeInfo]stamp{}}
-	c.slots.Store(&map[*framework.NodeInfo]*nodeSlot[T]{})
-	return c
+	return &NodeCache[T]{compute: compute, changed: changed, entries: map[*framework.NodeInfo]nodeEntry[T]{}}
 }
 
 // Get returns the value derived from nodeInfo, if the cache holds it for nodeInfo's
-// generation; the value must not be modified. A NodeInfo of generation 0 (not made by the
-// scheduler's bookkeeping) is never cached.
-func (c *NodeCache[T]) Get(nodeInfo fwk.NodeInfo) (*T, bool) {
+// generation; the value shares what it refers to with the cache and must not be modified. A
+// NodeInfo of generation 0 (not made by the scheduler's bookkeeping) is never cached.
+func (c *NodeCache[T]) Get(nodeInfo fwk.NodeInfo) (T, bool) {
 	ni, ok := nodeInfo.(*framework.NodeInfo)
 	if !ok {
-		return nil, false
+		var zero T
+		return zero, false
 	}
-	s := (*c.slots.Load())[ni]
-	if s == nil {
-		return nil, false
+	e, ok := c.entries[ni]
+	if !ok || e.generation == 0 || e.generation != ni.Generation || e.pods != len(ni.Pods) {
+		var zero T
+		return zero, false
 	}
-	e := s.entry.Load()
-	if e == nil || e.generation == 0 || e.generation != ni.Generation || e.pods != len(ni.Pods) {
-		return nil, false
-	}
-	return &e.value, true
+	return e.value, true
 }
 
 // cacheable returns the NodeInfo as the cache keys it, or nil if it is not cached: not the
@@ -115,48 +104,48 @@ func cacheable(nodeInfo fwk.NodeInfo) *framework.NodeInfo {
 	return ni
 }
 
-// Len returns the number of NodeInfos the cache holds a slot for.
-func (c *NodeCache[T]) Len() int { return len(*c.slots.Load()) }
+// Len returns the number of NodeInfos the cache holds an entry for. A writer, for what it
+// reads: call it where Update may be called.
+func (c *NodeCache[T]) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
 
 // Forget drops the NodeInfos not in nodes, every node of the snapshot, if the cache holds more
 // than that: nodes deleted, what-if copies a simulation gave Update, the NodeInfos of a
-// snapshot no longer used. O(1) when it holds no more. It returns whether it forgot a node. Call it only from a serial extension point
-// (PreFilter is given every node).
+// snapshot no longer used. O(1) when it holds no more. It returns whether it forgot a node.
+// Call it only from a serial extension point (PreFilter is given every node).
 func (c *NodeCache[T]) Forget(nodes []fwk.NodeInfo) bool {
-	if c.Len() <= len(nodes) {
-		return false
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	slots := *c.slots.Load()
-	next := make(map[*framework.NodeInfo]*nodeSlot[T], len(nodes))
+	return c.forget(nodes)
+}
+
+// forget is Forget, under mu.
+func (c *NodeCache[T]) forget(nodes []fwk.NodeInfo) bool {
+	if len(c.entries) <= len(nodes) {
+		return false
+	}
+	next := make(map[*framework.NodeInfo]nodeEntry[T], len(nodes))
 	for _, n := range nodes {
 		if ni := cacheable(n); ni != nil {
-			if s := slots[ni]; s != nil {
-				next[ni] = s
+			if e, ok := c.entries[ni]; ok {
+				next[ni] = e
 			}
 		}
 	}
-	c.slots.Store(&next)
-	c.pruneStamps(next)
-	return len(next) < len(slots)
-}
-
-// pruneStamps drops the stamps of NodeInfos no longer in slots. Under mu.
-func (c *NodeCache[T]) pruneStamps(slots map[*framework.NodeInfo]*nodeSlot[T]) {
-	for ni := range c.stamps {
-		if slots[ni] == nil {
-			delete(c.stamps, ni)
-		}
-	}
+	forgot := len(next) < len(c.entries)
+	c.entries = next
+	return forgot
 }
 
 // Update derives the value of every node in nodes whose generation the cache does not hold,
 // spreading the work over p when there is much of it. With all set, nodes are every node of
 // the snapshot, and the cache forgets the NodeInfos not among them. It returns whether the
 // NodeInfos the cache holds changed (one added or forgotten), changed said so of a node's new
-// value, or a NodeInfo was not cached (see cacheable): then the caller cannot know. Call it only from a
-// serial extension point.
+// value, or a NodeInfo was not cached (see cacheable): then the caller cannot know. Call it
+// only from a serial extension point.
 func (c *NodeCache[T]) Update(ctx context.Context, nodes []fwk.NodeInfo, all bool, p fwk.Parallelizer) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -204,69 +193,39 @@ func (c *NodeCache[T]) Refresh(ctx context.Context, n int, p fwk.Parallelizer) b
 
 // update is Update, under mu.
 func (c *NodeCache[T]) update(ctx context.Context, nodes []fwk.NodeInfo, all bool, p fwk.Parallelizer) bool {
-	slots := *c.slots.Load()
+	changed, uncached := false, false
+	if all {
+		named := 0
+		for _, n := range nodes {
+			if cacheable(n) != nil {
+				named++
+			}
+		}
+		if len(c.entries) > named {
+			changed = c.forget(nodes)
+		}
+	}
 	c.stale = c.stale[:0]
-	missing, named, uncached := 0, 0, false
 	for i, n := range nodes {
 		ni := cacheable(n)
 		if ni == nil {
 			uncached = true
 			continue
 		}
-		named++
-		st, ok := c.stamps[ni]
-		if !ok {
-			if slots[ni] == nil {
-				missing++
-			}
-			c.stale = append(c.stale, i)
-			continue
-		}
-		if st.generation != ni.Generation || st.pods != len(ni.Pods) {
+		e, ok := c.entries[ni]
+		if !ok || e.generation != ni.Generation || e.pods != len(ni.Pods) {
 			c.stale = append(c.stale, i)
 		}
 	}
-	changed := false
-	if missing > 0 || (all && len(slots) > named) {
-		// A new map, published whole: Get may be reading the old one.
-		size := len(slots) + missing
-		if all {
-			size = named
-		}
-		next := make(map[*framework.NodeInfo]*nodeSlot[T], size)
-		if !all {
-			for ni, s := range slots {
-				next[ni] = s
-			}
-		}
-		for _, n := range nodes {
-			ni := cacheable(n)
-			if ni == nil {
-				continue
-			}
-			if s := slots[ni]; s != nil {
-				next[ni] = s
-			} else if next[ni] == nil {
-				next[ni] = &nodeSlot[T]{}
-			}
-		}
-		c.slots.Store(&next)
-		if all {
-			c.pruneStamps(next)
-		}
-		slots = next
-		changed = true
+	if len(c.stale) == 0 {
+		return changed || uncached
 	}
-	var valueChanged atomic.Bool
-	derive := func(i int) {
-		ni := nodes[c.stale[i]].(*framework.NodeInfo)
-		s := slots[ni]
-		e := &nodeEntry[T]{generation: ni.Generation, pods: len(ni.Pods), value: c.compute(ni)}
-		old := s.entry.Swap(e)
-		if c.changed != nil && (old == nil || c.changed(&old.value, &e.value)) {
-			valueChanged.Store(true)
-		}
+	// Derived in parallel into scratch, stored serially: the map takes one writer.
+	if cap(c.derived) < len(c.stale) {
+		c.derived = make([]T, len(c.stale))
 	}
+	c.derived = c.derived[:len(c.stale)]
+	derive := func(i int) { c.derived[i] = c.compute(nodes[c.stale[i]]) }
 	if len(c.stale) > parallelUpdate && p != nil {
 		p.Until(ctx, len(c.stale), derive, "NodeCache")
 	} else {
@@ -274,11 +233,19 @@ func (c *NodeCache[T]) update(ctx context.Context, nodes []fwk.NodeInfo, all boo
 			derive(i)
 		}
 	}
-	// derive read each NodeInfo as it is now (the snapshot does not change in a serial extension
-	// point), so the stamp is the NodeInfo's own.
-	for _, i := range c.stale {
-		ni := nodes[i].(*framework.NodeInfo)
-		c.stamps[ni] = stamp{generation: ni.Generation, pods: len(ni.Pods)}
+	for i, j := range c.stale {
+		// derive read each NodeInfo as it is now (the snapshot does not change in a serial
+		// extension point), so the entry's stamp is the NodeInfo's own.
+		ni := nodes[j].(*framework.NodeInfo)
+		old, had := c.entries[ni]
+		e := nodeEntry[T]{generation: ni.Generation, pods: len(ni.Pods), value: c.derived[i]}
+		c.entries[ni] = e
+		if !had {
+			changed = true
+		} else if c.changed != nil && c.changed(&old.value, &e.value) {
+			changed = true
+		}
 	}
-	return changed || uncached || valueChanged.Load()
+	clear(c.derived)
+	return changed || uncached
 }

@@ -108,7 +108,7 @@ func get(c *NodeCache[[]string], ni fwk.NodeInfo) []string {
 	if !ok {
 		return nil
 	}
-	return *v
+	return v
 }
 
 // TestNodeCache: a node is derived again when, and only when, its NodeInfo changed; copies of
@@ -145,7 +145,7 @@ func TestNodeCache(t *testing.T) {
 	t.Run("a node whose pods changed is derived again", func(t *testing.T) {
 		a.AddPod(pod("p4"))
 		if v, ok := c.Get(a); ok {
-			t.Errorf("Get(a) after a pod was added: %v, want miss", *v)
+			t.Errorf("Get(a) after a pod was added: %v, want miss", v)
 		}
 		c.Update(ctx, nodes, true, nil)
 		if diff := cmp.Diff(map[string]int{"a": 1}, calls.take()); diff != "" {
@@ -158,7 +158,7 @@ func TestNodeCache(t *testing.T) {
 
 	t.Run("a copy is not served the node's value", func(t *testing.T) {
 		if v, ok := c.Get(a.Snapshot()); ok {
-			t.Errorf("Get(copy of a) = %v, want miss", *v)
+			t.Errorf("Get(copy of a) = %v, want miss", v)
 		}
 	})
 
@@ -168,7 +168,7 @@ func TestNodeCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		if v, ok := c.Get(whatIf); ok {
-			t.Errorf("Get(what-if) = %v, want miss", *v)
+			t.Errorf("Get(what-if) = %v, want miss", v)
 		}
 		// Given to Update (a simulation's PreScore), the copy is derived on its own pods, and
 		// the real node keeps its own value.
@@ -195,7 +195,7 @@ func TestNodeCache(t *testing.T) {
 		whatIf := b.SnapshotConcrete()
 		whatIf.AddPod(pod("nominated"))
 		if v, ok := c.Get(whatIf); ok {
-			t.Errorf("Get(what-if) = %v, want miss", *v)
+			t.Errorf("Get(what-if) = %v, want miss", v)
 		}
 	})
 
@@ -269,7 +269,7 @@ func TestNodeCacheChanged(t *testing.T) {
 	if !c.Update(ctx, nodes, true, nil) {
 		t.Error("Update after the pool label changed: not changed, want changed")
 	}
-	if v, _ := c.Get(a); v == nil || *v != "b" {
+	if v, ok := c.Get(a); !ok || v != "b" {
 		t.Errorf("Get(a) = %v, want b", v)
 	}
 }
@@ -357,8 +357,9 @@ func TestNodeCacheConcurrentNote(t *testing.T) {
 	}
 }
 
-// TestNodeCacheConcurrentGet: Gets run in parallel with each other and with Update, as Filter
-// and Score may on another profile's cycle; run with -race.
+// TestNodeCacheConcurrentGet: Gets run in parallel with each other, between Updates, as the
+// framework runs Filter and Score between PreFilter and PreScore; run with -race. Each cycle
+// changes some nodes first, and every Get must then serve the node's new pods.
 func TestNodeCacheConcurrentGet(t *testing.T) {
 	ctx := context.Background()
 	calls := &podNames{calls: map[string]int{}}
@@ -368,49 +369,37 @@ func TestNodeCacheConcurrentGet(t *testing.T) {
 		nodes = append(nodes, nodeInfo(fmt.Sprintf("n%d", i), fmt.Sprintf("p%d", i)))
 	}
 	p := parallelize.NewParallelizer(4)
-	c.Update(ctx, nodes, true, p)
-	if got := len(calls.take()); got != len(nodes) {
-		t.Fatalf("first Update derived %d nodes, want %d", got, len(nodes))
-	}
-	var misses atomic.Int64
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	for g := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				for i, n := range nodes {
-					if i%4 != g {
-						continue
-					}
-					v, ok := c.Get(n)
-					if !ok {
-						misses.Add(1)
-						continue
-					}
-					if len(*v) != 1 {
-						t.Errorf("Get(%s) = %v, want one pod", n.Node().Name, *v)
-					}
-				}
+	for cycle := range 20 {
+		changed := map[string]int{}
+		if cycle > 0 {
+			for i := cycle; i < len(nodes); i += 37 {
+				nodes[i].(*framework.NodeInfo).AddPod(pod(fmt.Sprintf("c%d-%d", cycle, i)))
+				changed[nodes[i].Node().Name] = 1
 			}
-		}()
-	}
-	for range 20 {
+		}
 		c.Update(ctx, nodes, true, p)
-	}
-	close(stop)
-	wg.Wait()
-	if got := calls.take(); len(got) != 0 {
-		t.Errorf("Updates of unchanged nodes derived %v, want nothing", got)
-	}
-	if misses.Load() != 0 {
-		t.Errorf("%d Gets missed on unchanged nodes, want 0", misses.Load())
+		got := calls.take()
+		if cycle == 0 {
+			if len(got) != len(nodes) {
+				t.Fatalf("first Update derived %d nodes, want %d", len(got), len(nodes))
+			}
+		} else if diff := cmp.Diff(changed, got); diff != "" {
+			t.Errorf("cycle %d: Update derived (-want,+got):\n%s", cycle, diff)
+		}
+		var misses atomic.Int64
+		p.Until(ctx, len(nodes), func(i int) {
+			v, ok := c.Get(nodes[i])
+			if !ok {
+				misses.Add(1)
+				return
+			}
+			if len(v) != len(nodes[i].GetPods()) {
+				t.Errorf("cycle %d: Get(%s) = %v, want its %d pods", cycle, nodes[i].Node().Name, v, len(nodes[i].GetPods()))
+			}
+		}, "test")
+		if misses.Load() != 0 {
+			t.Errorf("cycle %d: %d Gets missed after Update, want 0", cycle, misses.Load())
+		}
 	}
 }
 

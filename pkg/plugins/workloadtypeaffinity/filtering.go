@@ -95,9 +95,9 @@ func (pl *WorkloadTypeAffinity) Filter(ctx context.Context, state fwk.CycleState
 
 // cachedNode returns the node's state from the cache, if this cycle reads it and it holds the
 // NodeInfo's generation.
-func (pl *WorkloadTypeAffinity) cachedNode(cached bool, nodeInfo fwk.NodeInfo) (*nodeState, bool) {
+func (pl *WorkloadTypeAffinity) cachedNode(cached bool, nodeInfo fwk.NodeInfo) (nodeState, bool) {
 	if !cached {
-		return nil, false
+		return nodeState{}, false
 	}
 	return pl.nodes.Get(nodeInfo)
 }

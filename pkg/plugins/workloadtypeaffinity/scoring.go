@@ -65,7 +65,7 @@ func (pl *WorkloadTypeAffinity) Score(_ context.Context, state fwk.CycleState, _
 		return 0, fwk.AsStatus(err)
 	}
 	if ns, ok := pl.cachedNode(s.cached, nodeInfo); ok {
-		return packScore(workloadtype.RelationOf(s.podType, ns.nodeType), s.spreading.siblingsIn(ns, nodeInfo)), nil
+		return packScore(workloadtype.RelationOf(s.podType, ns.nodeType), s.spreading.siblingsIn(&ns, nodeInfo)), nil
 	}
 	if s.cached {
 		pl.nodes.Note(nodeInfo)

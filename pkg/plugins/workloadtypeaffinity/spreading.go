@@ -245,7 +245,7 @@ func (s *spreading) siblingsIn(ns *nodeState, nodeInfo fwk.NodeInfo) int64 {
 		return int64(ns.replicas[s.controller])
 	case s.counts != nil:
 		if n, ok := s.counts.Get(nodeInfo); ok {
-			return *n
+			return n
 		}
 		s.counts.Note(nodeInfo)
 	}
