@@ -166,8 +166,9 @@ UNIT_PACKAGES = $(shell $(GO) list ./cmd/... ./pkg/... ./hack/... | grep -v -e '
 # module): vet it and run its tests (the generated benchmark configuration against the shipped
 # manifest, the placement-quality and summary code), not the benchmarks, which make bench runs.
 .PHONY: test-perf
-test-perf: ## The benchmark module's own checks and tests (test/perf), not its benchmarks.
+test-perf: ## The benchmark modules' own checks and tests (test/perf, test/perf/traceloop), not the benchmarks.
 	cd test/perf && $(GO) vet ./... && $(GO) test $(TEST_FLAGS) ./...
+	cd test/perf/traceloop && $(GO) vet ./... && $(GO) test $(TEST_FLAGS) ./...
 
 # Fuzz targets, as Target:package:executions; `go test -fuzz` takes one target per run. Each runs
 # a fixed number of inputs (-fuzztime Nx), about 7 s of fuzzing each here, 2 minutes in all on 2

@@ -13,7 +13,9 @@
 #   BENCH_CPUPROFILE=1                       also write a CPU profile per run (<file>.cpu.pprof)
 #   BENCH_TRACE=1                            also write an execution trace per run (<file>.trace;
 #                                            a trace.Log of category likewise-setting marks each
-#                                            namespace's first pod bound); large: use a small size
+#                                            namespace's first pod bound); large: use a small size.
+#                                            test/perf/traceloop reads it: where the scheduling
+#                                            loop's time went, per setting
 #   BENCH_ROUNDS=2                           measure every setting this many times, each even
 #                                            round in reverse order (ABBA: a run's drift weighs on
 #                                            every setting alike); the files get a _<n>rounds
