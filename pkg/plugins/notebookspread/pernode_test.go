@@ -26,10 +26,12 @@ var perNodeChurns = []struct {
 	nodes int
 }{{"warm", 0}, {"binding", 10}}
 
-// perNodeRun runs cycle once before timing (the cycles before), then b.N times, churning nodes
-// before each, and reports ns/node.
+// perNodeRun runs cycle twice before timing (the cycles before: the first notes every node
+// Score misses, the second derives them, NodeCache.Refresh, as a scheduler's first two cycles
+// do), then b.N times, churning nodes before each, and reports ns/node.
 func perNodeRun(b *testing.B, f fixture, churn int, cycle func()) {
-	cycle()      // the cycles before
+	cycle()
+	cycle()
 	runtime.GC() // not the setup's garbage
 	next := 0
 	b.ReportAllocs()
