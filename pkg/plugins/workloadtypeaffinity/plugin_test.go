@@ -417,22 +417,8 @@ func TestScoreDoesNotAllocate(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	f := newFixture(ctx, t, defaultArgs(), []*v1.Node{node("a", ""), node("b", "")}, []*v1.Pod{dbPod("t", "oltp", "a")})
 	pod := dbPod("new", "oltp", "")
-	ni := f.NodeInfos[0]
-	for _, cycle := range []string{"miss", "hit"} {
-		state := framework.NewCycleState()
-		if s := f.pl.PreScore(ctx, state, pod, f.NodeInfos); !s.IsSuccess() {
-			t.Fatalf("PreScore: %v", s)
-		}
-		if _, cached := f.pl.nodes.Get(ni); cached != (cycle == "hit") {
-			t.Fatalf("%s cycle: the cache holds the node: %v", cycle, cached)
-		}
-		allocs := testing.AllocsPerRun(100, func() {
-			if _, s := f.pl.Score(ctx, state, pod, ni); !s.IsSuccess() {
-				t.Fatalf("Score: %v", s)
-			}
-		})
-		if allocs != 0 {
-			t.Errorf("%s cycle: Score allocates %v times per call, want 0", cycle, allocs)
-		}
-	}
+	f.ScoreDoesNotAllocate(ctx, t, f.pl, pod, func(ni fwk.NodeInfo) bool {
+		_, ok := f.pl.nodes.Get(ni)
+		return ok
+	})
 }

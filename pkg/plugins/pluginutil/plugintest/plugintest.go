@@ -152,3 +152,29 @@ func (f Fixture) Rebind(t testing.TB, i int) {
 func ReportPerNode(b *testing.B, nodes int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(nodes), "ns/node")
 }
+
+// ScoreDoesNotAllocate holds pl's Score to its contract on the fixture's first node: no
+// allocation, in a first cycle, where the plugin's cache misses the node (Score reads the
+// NodeInfo and notes it), and in the next, where PreScore derived the noted node. cached says
+// whether the plugin's cache holds a NodeInfo.
+func (f Fixture) ScoreDoesNotAllocate(ctx context.Context, t *testing.T, pl ScorePlugin, pod *v1.Pod, cached func(fwk.NodeInfo) bool) {
+	t.Helper()
+	ni := f.NodeInfos[0]
+	for _, cycle := range []string{"miss", "hit"} {
+		state := framework.NewCycleState()
+		if s := pl.PreScore(ctx, state, pod, f.NodeInfos); !s.IsSuccess() {
+			t.Fatalf("PreScore: %v", s)
+		}
+		if got := cached(ni); got != (cycle == "hit") {
+			t.Fatalf("%s cycle: the cache holds the node: %v", cycle, got)
+		}
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, s := pl.Score(ctx, state, pod, ni); !s.IsSuccess() {
+				t.Fatalf("Score: %v", s)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s cycle: Score allocates %v times per call, want 0", cycle, allocs)
+		}
+	}
+}
