@@ -194,28 +194,24 @@ func (c *NodeCache[T]) Refresh(ctx context.Context, n int, p fwk.Parallelizer) b
 // update is Update, under mu.
 func (c *NodeCache[T]) update(ctx context.Context, nodes []fwk.NodeInfo, all bool, p fwk.Parallelizer) bool {
 	changed, uncached := false, false
-	if all {
-		named := 0
-		for _, n := range nodes {
-			if cacheable(n) != nil {
-				named++
-			}
-		}
-		if len(c.entries) > named {
-			changed = c.forget(nodes)
-		}
-	}
 	c.stale = c.stale[:0]
+	named := 0
 	for i, n := range nodes {
 		ni := cacheable(n)
 		if ni == nil {
 			uncached = true
 			continue
 		}
+		named++
 		e, ok := c.entries[ni]
 		if !ok || e.generation != ni.Generation || e.pods != len(ni.Pods) {
 			c.stale = append(c.stale, i)
 		}
+	}
+	// Forgetting the NodeInfos not in nodes leaves the entries of those in nodes, which the
+	// pass above read.
+	if all && len(c.entries) > named {
+		changed = c.forget(nodes)
 	}
 	if len(c.stale) == 0 {
 		return changed || uncached

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -128,7 +129,7 @@ func analyze(r io.Reader, loop string) ([]*phase, error) {
 			for fr := range stk.Frames() {
 				frames = append(frames, fr.Func)
 			}
-			if from != trace.GoNotExist && to != trace.GoRunnable && contains(frames, loop) {
+			if from != trace.GoNotExist && to != trace.GoRunnable && slices.Contains(frames, loop) {
 				g.loop = true
 			}
 			if to == trace.GoWaiting {
@@ -145,15 +146,6 @@ func analyze(r io.Reader, loop string) ([]*phase, error) {
 	}
 	cur.duration = int64(last - cur.start)
 	return phases, nil
-}
-
-func contains(frames []string, fn string) bool {
-	for _, f := range frames {
-		if f == fn {
-			return true
-		}
-	}
-	return false
 }
 
 // waitingFor names a wait by the first frame outside the runtime, sync and the parallelizer,
